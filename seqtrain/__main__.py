@@ -1,0 +1,3 @@
+from seqtrain.cli import main
+
+main()

@@ -1,0 +1,48 @@
+"""Which examples go in which batch, per epoch: shuffled, bucketed by length, split across processes.
+
+The order depends only on (seed, epoch), so a resumed run replays it exactly, and every process of a
+distributed run agrees on it without communicating (the idea of DistributedSampler.set_epoch).
+"""
+
+from __future__ import annotations
+
+import torch
+
+BUCKET_BATCHES = 50  # examples are sorted by length within windows of this many batches
+
+
+def epoch_batches(sizes: list[int], batch_size: int, *, seed: int, epoch: int, bucket: bool = True,
+                  rank: int = 0, world_size: int = 1) -> list[list[int]]:
+    """Index lists for one training epoch; with world_size > 1, this process's share (all equal length)."""
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order = torch.randperm(len(sizes), generator=generator).tolist()
+    if bucket:
+        window = batch_size * BUCKET_BATCHES
+        order = [i for start in range(0, len(order), window)
+                 for i in sorted(order[start:start + window], key=lambda i: sizes[i])]
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if bucket:  # windows are sorted; shuffle the batches so lengths don't rise within each window
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    if world_size > 1:
+        # every process must take the same number of steps, or DDP's gradient sync would hang
+        usable = len(batches) - len(batches) % world_size
+        batches = batches[rank:usable:world_size]
+    return batches
+
+
+def eval_batches(sizes: list[int], batch_size: int, rank: int = 0, world_size: int = 1) -> list[list[int]]:
+    """Length-sorted batches for evaluation (least padding); each process takes every world_size-th."""
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return batches[rank::world_size]
+
+
+def to_device(batch, device: torch.device, non_blocking: bool = False):
+    """Move every tensor in a (nested) batch to the device."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=non_blocking)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device, non_blocking) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device, non_blocking) for v in batch)
+    return batch

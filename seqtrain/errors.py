@@ -1,0 +1,10 @@
+"""The one exception type the CLI turns into a single line and exit status 2."""
+
+
+class UserError(Exception):
+    """Bad input from the user: a config key, a file and line, a checkpoint. Never a bug."""
+
+
+def where(path, line: int | None = None) -> str:
+    """'file:line' prefix for messages about input files."""
+    return f"{path}:{line}" if line is not None else str(path)

@@ -1,0 +1,229 @@
+"""The RNN family as PyTorch exposes it, in two interchangeable implementations.
+
+`Recurrent` runs either the fused nn.RNN/LSTM/GRU (cuDNN on GPU) or a step loop over
+nn.RNNCell/LSTMCell/GRUCell. Both take batch-first input with optional lengths (padding is never
+read), give the same outputs for the same weights, and convert into each other with `to_impl`.
+`all_states` returns h_t (and c_t for LSTM) at every step, layer and direction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqtrain.config import opt
+from seqtrain.errors import UserError
+
+FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
+PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+@dataclass
+class RNNConfig:
+    """Recurrence settings shared by every task's `model` section."""
+    cell: Literal["rnn", "lstm", "gru"] = opt("lstm", "recurrent cell")
+    nonlinearity: Literal["tanh", "relu"] = opt("tanh", "activation of the plain rnn cell")
+    hidden_size: int = opt(128, "hidden units per direction", min=1)
+    num_layers: int = opt(1, "stacked recurrent layers", min=1)
+    bias: bool = opt(True, "bias terms in the recurrent layers")
+    dropout: float = opt(0.0, "dropout between stacked layers", min=0, max=1)
+    bidirectional: bool = opt(False, "also read right to left")
+    impl: Literal["fused", "loop"] = opt("fused", "fused nn.RNN/LSTM/GRU, or a step loop over RNNCell/LSTMCell/GRUCell")
+
+
+def build_recurrent(cfg: RNNConfig, input_size: int) -> "Recurrent":
+    return Recurrent(cfg.cell, input_size, cfg.hidden_size, cfg.num_layers, bias=cfg.bias,
+                     dropout=cfg.dropout, bidirectional=cfg.bidirectional,
+                     nonlinearity=cfg.nonlinearity, impl=cfg.impl)
+
+
+class Recurrent(nn.Module):
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 bias: bool = True, dropout: float = 0.0, bidirectional: bool = False,
+                 nonlinearity: str = "tanh", impl: str = "fused"):
+        super().__init__()
+        self.args = dict(cell=cell, input_size=input_size, hidden_size=hidden_size,
+                         num_layers=num_layers, bias=bias, dropout=dropout,
+                         bidirectional=bidirectional, nonlinearity=nonlinearity)
+        self.cell, self.impl = cell, impl
+        self.hidden_size, self.num_layers = hidden_size, num_layers
+        self.directions = 2 if bidirectional else 1
+        self.dropout = dropout
+        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        if impl == "fused":
+            # nn.RNN warns when dropout is set on a single layer; it would do nothing there anyway.
+            self.rnn = FUSED[cell](input_size, hidden_size, num_layers, bias=bias, batch_first=True,
+                                   dropout=dropout if num_layers > 1 else 0.0,
+                                   bidirectional=bidirectional, **extra)
+        else:
+            width = hidden_size * self.directions
+            self.cells = nn.ModuleList(
+                CELLS[cell](input_size if layer == 0 else width, hidden_size, bias=bias, **extra)
+                for layer in range(num_layers) for _ in range(self.directions))
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * self.directions
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, hx=None):
+        """x [B, T, input]; lengths [B] on CPU or None. Returns output [B, T, D*H] and the final
+        state in nn.LSTM's layout: h_n [L*D, B, H] (a tuple (h_n, c_n) for LSTM). Pads give zeros."""
+        if self.impl == "loop":
+            output, final, _ = self._loop(x, lengths, hx, keep_all=False)
+            return output, final
+        if lengths is None:
+            return self.rnn(x, hx)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        output, final = self.rnn(packed, hx)
+        output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.shape[1])
+        return output, final
+
+    def all_states(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """h (and c for LSTM) at every step: each [num_layers, directions, B, T, hidden_size].
+        Steps past a sequence's length hold zeros."""
+        module = self if self.impl == "loop" else self.to_impl("loop")
+        _, _, states = module._loop(x, lengths, None, keep_all=True)
+        return states
+
+    def to_impl(self, impl: str) -> "Recurrent":
+        """The same weights in the other implementation (a fresh module)."""
+        other = Recurrent(**self.args, impl=impl).to(next(self.parameters()).device)
+        other.load_state_dict(convert_state_dict(self.state_dict(), self.impl, impl, self.directions))
+        other.train(self.training)
+        return other
+
+    def _loop(self, x, lengths, hx, keep_all: bool):
+        batch, steps, _ = x.shape
+        mask = None
+        if lengths is not None:
+            mask = torch.arange(steps, device=x.device)[None, :] < lengths.to(x.device)[:, None]
+        h0, c0 = (hx if isinstance(hx, tuple) else (hx, None)) if hx is not None else (None, None)
+        zeros = x.new_zeros(batch, self.hidden_size)
+        finals_h, finals_c, every_h, every_c = [], [], [], []
+        layer_input = x
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.directions):
+                index = layer * self.directions + direction
+                h = h0[index] if h0 is not None else zeros
+                c = c0[index] if c0 is not None else zeros
+                hs, cs = self._run_cell(self.cells[index], layer_input, h, c, mask, reverse=direction == 1)
+                outputs.append(hs)
+                # a finished sequence's state stays frozen, so the last column holds its final state
+                finals_h.append(hs[:, 0] if direction == 1 else hs[:, -1])
+                if self.cell == "lstm":
+                    finals_c.append(cs[:, 0] if direction == 1 else cs[:, -1])
+                if keep_all:
+                    every_h.append(hs)
+                    every_c.append(cs)
+            layer_input = torch.cat(outputs, dim=-1)
+            if mask is not None:
+                layer_input = layer_input * mask[..., None]
+            if layer < self.num_layers - 1 and self.dropout > 0:
+                layer_input = nn.functional.dropout(layer_input, self.dropout, self.training)
+        final = torch.stack(finals_h)
+        if self.cell == "lstm":
+            final = (final, torch.stack(finals_c))
+        states = {}
+        if keep_all:
+            shape = (self.num_layers, self.directions, batch, steps, self.hidden_size)
+            keep = mask[None, None, ..., None] if mask is not None else 1
+            states["h"] = torch.stack(every_h).reshape(shape) * keep
+            if self.cell == "lstm":
+                states["c"] = torch.stack(every_c).reshape(shape) * keep
+        return layer_input, final, states
+
+    def _run_cell(self, cell, inputs, h, c, mask, reverse: bool):
+        steps = inputs.shape[1]
+        hs, cs = [None] * steps, [None] * steps
+        for t in (reversed(range(steps)) if reverse else range(steps)):
+            if self.cell == "lstm":
+                new_h, new_c = cell(inputs[:, t], (h, c))
+            else:
+                new_h, new_c = cell(inputs[:, t], h), c
+            if mask is not None:  # past its length a sequence keeps its state, as packing does
+                keep = mask[:, t, None]
+                new_h = torch.where(keep, new_h, h)
+                new_c = torch.where(keep, new_c, c)
+            h, c = new_h, new_c
+            hs[t], cs[t] = h, c
+        return torch.stack(hs, 1), torch.stack(cs, 1)
+
+
+def convert_state_dict(state: dict, source: str, target: str, directions: int) -> dict:
+    """Rename parameters between the fused layout (weight_ih_l0_reverse) and the cell list (cells.1.weight_ih)."""
+    if source == target:
+        return dict(state)
+    out = {}
+    for key, value in state.items():
+        if source == "fused":
+            name, _, rest = key.removeprefix("rnn.").rpartition("_l")
+            layer, reverse = (rest.removesuffix("_reverse"), rest.endswith("_reverse"))
+            out[f"cells.{int(layer) * directions + int(reverse)}.{name}"] = value
+        else:
+            _, index, name = key.split(".")
+            layer, direction = divmod(int(index), directions)
+            out[f"rnn.{name}_l{layer}{'_reverse' if direction else ''}"] = value
+    return out
+
+
+class OneHot(nn.Module):
+    """Ids to one-hot vectors: the classic tutorial input, no parameters."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.num_classes = num_classes
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(ids, self.num_classes).float()
+
+
+def embedding(num: int, dim: int, padding_idx: int | None = 0) -> nn.Embedding:
+    """nn.Embedding initialised U(±sqrt(3/dim)), which trains markedly faster than PyTorch's N(0,1)."""
+    emb = nn.Embedding(num, dim, padding_idx=padding_idx)
+    bound = math.sqrt(3.0 / dim)
+    with torch.no_grad():
+        emb.weight.uniform_(-bound, bound)
+        if padding_idx is not None:
+            emb.weight[padding_idx].zero_()
+    return emb
+
+
+def check_device(name: str) -> torch.device:
+    """'auto', 'cpu', 'cuda', 'cuda:N' -> a usable torch.device, or a UserError saying why not."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"train.device: unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"train.device: {name} requested but CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"train.device: {name} requested but only {torch.cuda.device_count()} GPU(s) exist")
+    elif device.type != "cpu":
+        raise UserError(f"train.device: unsupported device {name!r} (use auto, cpu, cuda or cuda:N)")
+    return device
+
+
+class StepwiseRNN(nn.Module):
+    """inputs -> Recurrent -> Linear at every step: the shape of hello->ohlol, sin->cos and char LMs."""
+
+    def __init__(self, inputs: nn.Module, rnn: Recurrent, out_size: int):
+        super().__init__()
+        self.inputs, self.rnn = inputs, rnn
+        self.head = nn.Linear(rnn.output_size, out_size)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, hx=None):
+        output, final = self.rnn(self.inputs(x), lengths, hx)
+        return self.head(output), final
+
+    def all_states(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        return self.rnn.all_states(self.inputs(x), lengths)

@@ -1,0 +1,9 @@
+"""The tasks seqtrain knows. This dict is the only place a task name is looked up."""
+
+from seqtrain.tasks.hello import HelloTask
+from seqtrain.tasks.sincos import SinCosTask
+
+TASKS = {
+    "hello": HelloTask,
+    "sincos": SinCosTask,
+}

@@ -1,0 +1,50 @@
+"""Vocabularies: string <-> id, in a deterministic order, stored in checkpoints as a plain list."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable
+
+PAD, UNK = "<pad>", "<unk>"
+
+
+class Vocab:
+    def __init__(self, tokens: list[str], unk: str | None = UNK):
+        self.tokens = list(tokens)
+        self.ids = {t: i for i, t in enumerate(self.tokens)}
+        if len(self.ids) != len(self.tokens):
+            raise ValueError("vocabulary has duplicate entries")
+        self.unk_id = self.ids[unk] if unk is not None else None
+
+    @classmethod
+    def build(cls, counts: Counter, specials: Iterable[str] = (PAD, UNK), min_freq: int = 1,
+              max_size: int = 0, unk: str | None = UNK) -> "Vocab":
+        """Specials first, then tokens by falling frequency, ties broken by the token itself, so the
+        same data always gives the same ids."""
+        specials = list(specials)
+        ranked = sorted((t for t, c in counts.items() if c >= min_freq and t not in specials),
+                        key=lambda t: (-counts[t], t))
+        if max_size:
+            ranked = ranked[:max(0, max_size - len(specials))]
+        return cls(specials + ranked, unk=unk if unk in specials else None)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.ids
+
+    def index(self, token: str) -> int:
+        found = self.ids.get(token, self.unk_id)
+        if found is None:
+            raise KeyError(token)
+        return found
+
+    def encode(self, tokens: Iterable[str]) -> list[int]:
+        return [self.index(t) for t in tokens]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.tokens[i] for i in ids]
+
+    def to_list(self) -> list[str]:
+        return list(self.tokens)
