@@ -61,8 +61,9 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
+        reason = next((line.strip() for line in str(e).splitlines() if "Unsupported" in line), "")
         raise UserError(f"{path}: refused: the file holds pickled Python objects, which could run code "
-                        f"when loaded; seqtrain checkpoints never do ({str(e).splitlines()[0][:120]})") from None
+                        f"when loaded; seqtrain checkpoints never do ({reason[:160]})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise UserError(f"{path}: not a readable checkpoint (truncated or not a torch file: "
                         f"{str(e).splitlines()[0][:120]})") from None

@@ -53,7 +53,8 @@ class Task(Protocol):
     def __init__(self, cfg: Any) -> None: ...
 
     def load_data(self, paths: dict[str, Any]) -> Splits:
-        """Read train/dev examples (data paths already resolved) and build vocabularies from train."""
+        """Read train/dev examples (data paths already resolved). Builds vocabularies from train only,
+        unless load_state_dict gave them already (evaluating a checkpoint): then encodes with those."""
 
     def state_dict(self) -> dict:
         """Plain data (vocabularies, normalisation) that a checkpoint needs to rebuild the task."""

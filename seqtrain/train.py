@@ -276,7 +276,7 @@ class Loop:
                          "best": p.best, "best_step": p.best_step, "bad_evals": p.bad_evals,
                          "skipped_batches": p.skipped_batches},
             "metrics": p.last_metrics, "seqtrain_version": __version__,
-            "torch_version": torch.__version__,
+            "torch_version": str(torch.__version__),
         }, self.run_dir / "checkpoints" / name)
 
     def finish(self, reason: str) -> dict:

@@ -62,8 +62,9 @@ class HelloTask:
     # ---------------------------------------------------------------- data
     def load_data(self, paths: dict) -> Splits:
         pairs = self.read_examples(paths["file"]) if "file" in paths else [tuple(p) for p in self.cfg.data.pairs]
-        self.vocab = Vocab(sorted({c for pair in pairs for s in pair for c in s}), unk=None)
-        self.shown = [p[0] for p in pairs[:4]]
+        if self.vocab is None:
+            self.vocab = Vocab(sorted({c for pair in pairs for s in pair for c in s}), unk=None)
+            self.shown = [p[0] for p in pairs[:4]]
         examples = [self.encode(p) for p in pairs]
         return Splits(train=examples * self.cfg.data.repeat, dev=examples)
 

@@ -1,0 +1,153 @@
+"""The command line. Each command parses its options, calls one plain function, and prints the result.
+
+Heavy imports (torch, the tasks) happen inside the commands, so `seqtrain --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from seqtrain.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Train and use recurrent sequence models: char models, POS taggers, Tang poetry.")
+data_app = typer.Typer(no_args_is_help=True, help="Corpora: fetch the official files into the data root.")
+app.add_typer(data_app, name="data")
+
+DataDir = typer.Option(None, "--data-dir", help="data root (default: $SEQTRAIN_DATA, else ./data)")
+Device = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N (default: train.device / cpu)")
+
+
+def echo(text: str) -> None:
+    typer.echo(text)
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="experiment YAML, e.g. configs/hello.yaml"),
+    override: List[str] = typer.Option([], "-o", "--override", help="KEY=VALUE, e.g. -o train.epochs=5 (repeatable)"),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="default: runs/<config name>/<timestamp>"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this directory exactly"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a run already in --run-dir"),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+    nproc: int = typer.Option(1, "--nproc", help="launch this many processes with torchrun (DDP)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or per-evaluation lines"),
+):
+    """Train a model from a YAML config; writes a run directory with checkpoints and metrics."""
+    if nproc > 1:
+        from seqtrain.launch import relaunch_with_torchrun
+
+        raise typer.Exit(relaunch_with_torchrun(nproc))
+    from seqtrain.config import load_config
+    from seqtrain.train import train as run_training
+
+    cfg = load_config(config, override)
+    summary = run_training(cfg, run_dir=run_dir, resume=resume, data_dir=data_dir, device=device,
+                           overwrite=overwrite, quiet=quiet)
+    if summary.get("artifacts") is not None:  # only the main process prints
+        from seqtrain.report import print_summary
+
+        print_summary(summary, quiet=quiet)
+
+
+@app.command()
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="a .pt checkpoint (or a run directory: its best.pt)"),
+    data: Optional[Path] = typer.Argument(None, help="file to score (default: the dev split of the run's config)"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON for machines"),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    data_dir: Optional[Path] = DataDir,
+    device: Optional[str] = Device,
+):
+    """Score a checkpoint on a data file: the task's metrics and detail tables."""
+    from seqtrain.inference import dumps, evaluate_checkpoint
+
+    result = evaluate_checkpoint(checkpoint, data, data_dir=data_dir, device=device or "cpu",
+                                 batch_size=batch_size)
+    if json_out:
+        echo(dumps(result))
+    else:
+        from seqtrain.report import print_evaluation
+
+        print_evaluation(result)
+
+
+@app.command()
+def predict(
+    checkpoint: Path = typer.Argument(..., help="a .pt checkpoint (or a run directory: its best.pt)"),
+    inputs: List[str] = typer.Argument(None, help="inputs, e.g. a sentence (POS: whitespace-tokenised; "
+                                                  "Chinese must be pre-segmented with spaces)"),
+    input_file: Optional[str] = typer.Option(None, "--input", "-i", help="file with one input per line; - reads stdin"),
+    values: Optional[str] = typer.Option(None, "--values", help="numbers for sequence regression, e.g. \"0.0,0.34,0.64\""),
+    input_format: str = typer.Option("text", "--format", help="input format: text, or conllu (POS: fills UPOS, keeps the rest)"),
+    output_format: str = typer.Option("text", "--output-format", help="text or json"),
+    states: Optional[Path] = typer.Option(None, "--states", help="write every-step hidden states to FILE.npz or FILE.pt: "
+                                          "h (and c for LSTM) shaped [layers, directions, batch, steps, hidden], and lengths [batch]"),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    device: Optional[str] = Device,
+):
+    """Run a trained model on new input and print its predictions."""
+    from seqtrain.inference import dumps, predict as run_predict, read_inputs
+    from seqtrain.task import PredictOptions
+
+    if output_format not in ("text", "json"):
+        raise UserError(f"--output-format: expected text or json, got {output_format!r}")
+    lines = read_inputs(inputs or [], input_file) + ([values] if values else [])
+    options = PredictOptions(input_format=input_format, output_format=output_format, batch_size=batch_size)
+    result = run_predict(checkpoint, lines, options, device=device or "cpu", states_path=states)
+    echo(dumps(result.records) if output_format == "json" else result.text)
+
+
+@app.command()
+def info(
+    checkpoint: Path = typer.Argument(..., help="a .pt checkpoint (or a run directory: its best.pt)"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON for machines"),
+):
+    """Show what a checkpoint holds: task, model, vocabulary sizes, progress, metrics, config."""
+    from seqtrain.inference import checkpoint_info, dumps
+
+    result = checkpoint_info(checkpoint)
+    if json_out:
+        echo(dumps(result))
+    else:
+        from seqtrain.report import print_info
+
+        print_info(result)
+
+
+@app.command("config")
+def show_config(task: str = typer.Argument(..., help="task name, e.g. hello, sincos")):
+    """Print every config key of a task with its default and meaning (a starting YAML)."""
+    from seqtrain.config import TrainConfig, describe_defaults, suggest
+    from seqtrain.tasks import TASKS
+
+    if task not in TASKS:
+        raise UserError(f"unknown task {task!r}{suggest(task, TASKS)}; choose one of {', '.join(sorted(TASKS))}")
+    lines = [f"task: {task}", "seed: 0", "data:"] + describe_defaults(TASKS[task].DataConfig, 2)
+    lines += ["model:"] + describe_defaults(TASKS[task].ModelConfig, 2)
+    lines += ["train:"] + describe_defaults(TrainConfig, 2)
+    echo("\n".join(lines))
+
+
+def main() -> None:
+    """Entry point: user errors are one line on stderr and exit status 2, never a traceback."""
+    try:
+        app()
+    except UserError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:
+        from seqtrain.train import Interrupted
+
+        if isinstance(e, Interrupted):
+            typer.echo(str(e), err=True)
+            sys.exit(130)
+        raise
