@@ -134,6 +134,23 @@ def show_config(task: str = typer.Argument(..., help="task name, e.g. hello, sin
     echo("\n".join(lines))
 
 
+@data_app.command("download")
+def data_download(
+    name: str = typer.Argument(..., help="ud-en-ewt, ud-zh-gsdsimp or tang"),
+    data_dir: Optional[Path] = DataDir,
+    allow_unpinned: bool = typer.Option(False, "--allow-unpinned",
+                                        help="also fetch files with no pinned sha256 (unverified; their sha256 is printed)"),
+    force: bool = typer.Option(False, "--force", help="replace files whose sha256 differs from the pinned one"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+):
+    """Fetch a corpus over https into the data root, each file checked against its pinned sha256.
+    $SEQTRAIN_DOWNLOAD_MIRROR names a mirror laid out like the data root (docs/reliability.md)."""
+    from seqtrain.config import data_root
+    from seqtrain.download import download, print_outcomes
+
+    print_outcomes(download(name, data_root(data_dir), allow_unpinned=allow_unpinned, force=force, quiet=quiet))
+
+
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit status 2, never a traceback."""
     try:

@@ -1,0 +1,98 @@
+"""Shared test helpers: run the CLI (in this process or in a fresh one) and check its error contract."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def cli(*args: str) -> CliResult:
+    """`seqtrain ARGS` through the real entry point (seqtrain.cli.main), in this process: fast.
+    An exception escaping main() is reported in `err` as the traceback a user would see."""
+    from seqtrain.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["seqtrain", *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:
+        err.write(traceback.format_exc())
+        code = 1
+    finally:
+        sys.argv = argv
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: str | Path | None = None, timeout: float = 120,
+            **popen) -> CliResult:
+    """`python -m seqtrain ARGS` in a fresh process (signals, exit codes, real stderr)."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "seqtrain", *map(str, args)], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout, **popen)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_user_error(result: CliResult, *fragments: str) -> str:
+    """The bad-input contract: exit status 2, one line on stderr starting 'error:', no traceback."""
+    assert "Traceback" not in result.err, result.err
+    assert result.code == 2, (result.code, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ROOT with its size and mtime: compare two to prove nothing was written."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+
+TINY_HELLO = """\
+task: hello
+data:
+  pairs: [[hello, ohlol]]
+  repeat: 8
+model: {cell: rnn, hidden_size: 4}
+train: {epochs: 3, batch_size: 2, lr: 0.1, device: cpu, threads: 1}
+"""
+
+
+@pytest.fixture
+def hello_config(tmp_path) -> Path:
+    """A hello config that trains in well under a second (4 steps an epoch, 3 epochs)."""
+    path = tmp_path / "hello.yaml"
+    path.write_text(TINY_HELLO)
+    return path
+
+
+@pytest.fixture
+def hello_run(tmp_path, hello_config) -> Path:
+    """A finished tiny hello run directory."""
+    run = tmp_path / "hello-run"
+    result = cli("train", hello_config, "--run-dir", run, "--quiet")
+    assert result.code == 0, result.err
+    return run
