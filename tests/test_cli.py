@@ -1,0 +1,67 @@
+"""The command line as a user meets it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from seqtrain.config import config_from_dict
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "seqtrain", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys; sys.argv=['seqtrain','--help']\nfrom seqtrain.cli import app\n"
+            "try: app()\nexcept SystemExit: pass\nprint('torch' in sys.modules, 'gensim' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.strip().endswith("False False")
+
+
+def test_every_command_has_help():
+    for command in ["train", "evaluate", "predict", "info", "config"]:
+        done = run(command, "--help")
+        assert done.returncode == 0 and "Usage" in done.stdout, command
+
+
+def test_train_then_predict_prints_ohlol(tmp_path):
+    done = run("train", "configs/hello.yaml", "--run-dir", tmp_path / "run")
+    assert done.returncode == 0, done.stderr
+    assert "hello -> ohlol" in done.stderr  # the per-epoch report
+    assert "training summary" in done.stdout
+    predicted = run("predict", tmp_path / "run" / "checkpoints" / "best.pt", "hello")
+    assert predicted.stdout.strip() == "ohlol"
+    info = run("info", tmp_path / "run" / "checkpoints" / "best.pt")
+    assert "hello" in info.stdout and "vocab chars" in info.stdout
+
+
+def test_bad_override_is_one_line_and_exit_2(tmp_path):
+    done = run("train", "configs/hello.yaml", "-o", "train.epoch=3", "--run-dir", tmp_path / "run")
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("error: train.epoch: unknown key (did you mean 'epochs'?) (valid: epochs, "
+                                   "max_steps, batch_size, optimizer, lr, momentum, weight_decay, schedule, "
+                                   "clip_grad_norm, eval_every, monitor, early_stopping, bucket, device, "
+                                   "precision, threads, on_nan, log_every)")
+    assert not (tmp_path / "run").exists()
+
+
+def test_states_file_holds_every_step(tmp_path):
+    assert run("train", "configs/hello.yaml", "--run-dir", tmp_path / "run", "-q").returncode == 0
+    done = run("predict", tmp_path / "run", "hello", "hell", "--states", tmp_path / "states.npz")
+    assert done.returncode == 0, done.stderr
+    import numpy as np
+
+    states = np.load(tmp_path / "states.npz")
+    assert states["h"].shape == (1, 1, 2, 5, 4) and states["lengths"].tolist() == [5, 4]
+
+
+def test_config_command_prints_a_loadable_default_config():
+    done = run("config", "sincos")
+    assert done.returncode == 0, done.stderr
+    cfg = config_from_dict(yaml.safe_load(done.stdout))
+    assert cfg.task == "sincos" and cfg.model.hidden_size == 32
