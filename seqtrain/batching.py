@@ -37,12 +37,22 @@ def eval_batches(sizes: list[int], batch_size: int, rank: int = 0, world_size: i
     return batches[rank::world_size]
 
 
-def to_device(batch, device: torch.device, non_blocking: bool = False):
-    """Move every tensor in a (nested) batch to the device."""
+def to_device(batch, device: torch.device):
+    """Move every tensor in a (nested) batch to the device.
+
+    On CUDA each tensor goes through pinned memory with a non-blocking copy, so the host builds the
+    next batch while the GPU works, and keeps its CPU original as `.host_copy`: the lengths that
+    pack_padded_sequence needs on the CPU are then read from there (seqtrain.rnn.on_host) instead of
+    back from the GPU, which would wait for it.
+    """
     if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=non_blocking)
+        if device.type != "cuda" or batch.device.type != "cpu":
+            return batch.to(device)
+        moved = batch.pin_memory().to(device, non_blocking=True)
+        moved.host_copy = batch
+        return moved
     if isinstance(batch, dict):
-        return {k: to_device(v, device, non_blocking) for k, v in batch.items()}
+        return {k: to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(v, device, non_blocking) for v in batch)
+        return type(batch)(to_device(v, device) for v in batch)
     return batch

@@ -156,7 +156,8 @@ def main() -> None:
     try:
         app()
     except UserError as e:
-        typer.echo(f"error: {e}", err=True)
+        if not getattr(e, "quiet", False):  # under torchrun one process speaks for all
+            typer.echo(f"error: {e}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
@@ -165,6 +166,7 @@ def main() -> None:
         from seqtrain.train import Interrupted
 
         if isinstance(e, Interrupted):
-            typer.echo(str(e), err=True)
+            if not getattr(e, "quiet", False):
+                typer.echo(str(e), err=True)
             sys.exit(130)
         raise

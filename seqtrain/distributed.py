@@ -1,12 +1,28 @@
-"""torchrun / DistributedDataParallel plumbing. A single process is world_size 1 and pays nothing."""
+"""torchrun / DistributedDataParallel plumbing. A single process is world size 1 and pays nothing.
+
+torchrun (or `seqtrain train --nproc N`) starts one process per GPU or CPU share and describes the group
+in the environment (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT). Gradients travel through
+DDP on the main backend (nccl on CUDA, gloo on CPU). Everything else the processes tell each other (a
+stop request, a NaN, metric sums, an error) is small and goes through a gloo group on the CPU, so
+agreeing never waits for a GPU.
+
+A process must never be left waiting in a collective for one that has failed: code that may fail on
+some processes only (a run directory only rank 0 claims, a checkpoint only rank 0 writes, a file one
+machine lacks) runs inside `all_or_none`, and every process then raises the same error.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from seqtrain.errors import UserError
 
 
 @dataclass
@@ -14,6 +30,7 @@ class World:
     rank: int = 0
     local_rank: int = 0
     size: int = 1
+    group: Any = None   # the CPU (gloo) group used for agreeing and summing
 
     @property
     def is_main(self) -> bool:
@@ -26,47 +43,117 @@ def init_world(device: torch.device) -> World:
     if size == 1:
         return World()
     world = World(int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")), size)
+    cuda = device.type == "cuda"
+    if cuda and world.local_rank < torch.cuda.device_count():
+        torch.cuda.set_device(world.local_rank)  # before nccl starts, so it binds the right GPU
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group("nccl" if cuda else "gloo")
+    world.group = dist.new_group(backend="gloo") if dist.get_backend() == "nccl" else dist.group.WORLD
     return world
 
 
 def local_device(device: torch.device, world: World) -> torch.device:
     """Under torchrun each process drives the GPU of its local rank."""
-    if device.type == "cuda" and world.size > 1:
-        torch.cuda.set_device(world.local_rank)
-        return torch.device("cuda", world.local_rank)
-    return device
+    if device.type != "cuda" or world.size == 1:
+        return device
+    count = torch.cuda.device_count()
+    if world.local_rank >= count:
+        raise UserError(f"train.device: process {world.rank} needs GPU {world.local_rank}, but this machine "
+                        f"has {count}; start at most {count} processes per machine (--nproc-per-node)")
+    return torch.device("cuda", world.local_rank)
 
 
-def sum_across(totals: dict[str, torch.Tensor], world: World) -> dict[str, torch.Tensor]:
-    """Sum every process's evaluation totals (tensors of any shape)."""
+def quiet_unless_main(error: Exception, world: World) -> Exception:
+    """Every process raises the same error; only the main process prints it (seqtrain.cli.main)."""
+    error.quiet = not world.is_main
+    return error
+
+
+@contextlib.contextmanager
+def all_or_none(world: World):
+    """Run a block that may fail on some processes only; if it fails anywhere, it fails everywhere.
+
+    The lowest failing process raises its own exception (and prints it); every other process raises a
+    quiet UserError with the same message. The block itself must not hold collectives.
+    """
     if world.size == 1:
-        return totals
-    out = {}
-    for key in sorted(totals):  # same order on every rank
-        value = totals[key].clone()
-        dist.all_reduce(value)
-        out[key] = value
-    return out
+        yield
+        return
+    error: BaseException | None = None
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 - shared below, then raised again
+        error = e
+    message = None if error is None else (str(error) if isinstance(error, UserError)
+                                          else f"{type(error).__name__}: {error}")
+    messages = [None] * world.size
+    dist.all_gather_object(messages, message, group=world.group)
+    failed = [rank for rank, m in enumerate(messages) if m is not None]
+    if not failed:
+        return
+    if world.rank == failed[0]:
+        raise error
+    shared = UserError(messages[failed[0]])
+    shared.quiet = True
+    raise shared from None
+
+
+def broadcast(value, world: World):
+    """The main process's `value` (any picklable object), on every process."""
+    if world.size == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0, group=world.group)
+    return box[0]
+
+
+def gather(value, world: World) -> list:
+    """Every process's `value`, in rank order, on every process."""
+    if world.size == 1:
+        return [value]
+    values = [None] * world.size
+    dist.all_gather_object(values, value, group=world.group)
+    return values
+
+
+def sum_floats(values: list[float], world: World) -> list[float]:
+    """Element-wise sum of a list of numbers over all processes (one small CPU all-reduce)."""
+    if world.size == 1:
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t, group=world.group)
+    return t.tolist()
 
 
 def agree(flag: bool, world: World) -> bool:
     """True on every process if it is true on any (a stop request, a NaN)."""
+    return flag if world.size == 1 else sum_floats([float(flag)], world)[0] > 0
+
+
+def sum_across(totals: dict[str, torch.Tensor], world: World) -> dict[str, torch.Tensor]:
+    """Sum every process's evaluation totals (CPU tensors of any shape). A process that saw no batch
+    (a dev set smaller than the number of processes) has no totals and contributes zeros."""
     if world.size == 1:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0])
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
-    dist.all_reduce(t)
-    return bool(t.item() > 0)
+        return totals
+    shapes: dict[str, tuple] = {}
+    for spec in gather({k: tuple(v.shape) for k, v in totals.items()}, world):
+        shapes.update(spec)
+    keys = sorted(shapes)  # the same order on every process
+    flat = torch.cat([totals[k].reshape(-1).to(torch.float64) if k in totals
+                      else torch.zeros(math.prod(shapes[k]), dtype=torch.float64) for k in keys])
+    dist.all_reduce(flat, group=world.group)
+    out, start = {}, 0
+    for k in keys:
+        n = math.prod(shapes[k])
+        out[k] = flat[start:start + n].reshape(shapes[k])
+        start += n
+    return out
 
 
-def barrier(world: World) -> None:
-    if world.size > 1:
-        dist.barrier()
-
-
-def shutdown() -> None:
-    if dist.is_available() and dist.is_initialized():
+def shutdown(clean: bool = True) -> None:
+    """Leave the process group. After a failure an nccl group may hold collectives that will never
+    complete; then the process just exits (torchrun stops the others)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if clean or dist.get_backend() != "nccl":
         dist.destroy_process_group()

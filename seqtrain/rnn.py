@@ -79,7 +79,7 @@ class Recurrent(nn.Module):
             return output, final
         if lengths is None:
             return self.rnn(x, hx)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(x, on_host(lengths), batch_first=True, enforce_sorted=False)
         output, final = self.rnn(packed, hx)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.shape[1])
         return output, final
@@ -154,6 +154,13 @@ class Recurrent(nn.Module):
             h, c = new_h, new_c
             hs[t], cs[t] = h, c
         return torch.stack(hs, 1), torch.stack(cs, 1)
+
+
+def on_host(lengths: torch.Tensor) -> torch.Tensor:
+    """Lengths on the CPU for pack_padded_sequence: the copy seqtrain.batching.to_device kept when it
+    moved them to a GPU, else .cpu() (which waits for the GPU)."""
+    host = getattr(lengths, "host_copy", None)
+    return host if host is not None else lengths.cpu()
 
 
 def convert_state_dict(state: dict, source: str, target: str, directions: int) -> dict:

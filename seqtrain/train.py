@@ -46,6 +46,7 @@ class Progress:
     best_step: int = 0
     bad_evals: int = 0
     skipped_batches: int = 0
+    world_size: int = 1       # processes that share each epoch's batches
     last_metrics: dict = field(default_factory=dict)
 
 
@@ -55,14 +56,34 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: str | Path 
     """Train `cfg` and return the summary (also written to RUN_DIR/summary.json)."""
     device_ = check_device(device or cfg.train.device)
     world = distributed.init_world(device_)
-    device_ = distributed.local_device(device_, world)
+    clean = False
     try:
-        return _train(cfg, run_dir, resume, data_dir, device_, world, overwrite, quiet)
+        with distributed.all_or_none(world):
+            device_ = distributed.local_device(device_, world)
+        summary = _train(cfg, run_dir, resume, data_dir, device_, world, overwrite, quiet)
+        clean = True
+        return summary
     finally:
-        distributed.shutdown()
+        distributed.shutdown(clean)
 
 
 def _train(cfg, run_dir, resume, data_dir, device, world, overwrite, quiet) -> dict:
+    if resume is None:  # every process takes the main process's (time-stamped) directory
+        run_dir = distributed.broadcast(Path(run_dir) if run_dir else default_run_dir(cfg), world)
+    with distributed.all_or_none(world):  # a failure on any process (say, rank 0 alone claims the run
+        parts = prepare(cfg, run_dir, resume, data_dir, device, world, overwrite)  # directory) stops all
+    task, model, optimizer, scheduler, scaler, splits, run_dir, progress = parts
+    trained = model
+    if world.size > 1:
+        trained = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    loop = Loop(cfg, task, model, trained, optimizer, scheduler, scaler, splits, device, world,
+                run_dir, progress, quiet)
+    return loop.run()
+
+
+def prepare(cfg, run_dir, resume, data_dir, device, world, overwrite) -> tuple:
+    """Everything before the first step: run directory, data, model, optimizer, restored state."""
     paths = resolve_paths(cfg.data, data_root(data_dir), "data")
     ckpt = None
     if resume is not None:
@@ -70,7 +91,7 @@ def _train(cfg, run_dir, resume, data_dir, device, world, overwrite, quiet) -> d
         ckpt = load_checkpoint(run_dir / "checkpoints" / "last.pt")
         check_resumable(cfg, ckpt)
     else:
-        run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
+        run_dir = Path(run_dir)
         if world.is_main:
             claim_run_dir(run_dir, overwrite)
     if cfg.train.threads:
@@ -91,17 +112,16 @@ def _train(cfg, run_dir, resume, data_dir, device, world, overwrite, quiet) -> d
     scaler = torch.amp.GradScaler("cuda") if cfg.train.precision == "fp16" and device.type == "cuda" else None
     progress = Progress()
     if ckpt is not None:
-        restore(ckpt, model, optimizer, scheduler, scaler, progress, device)
-    elif world.is_main:
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
-
-    trained = model
-    if world.size > 1:
-        trained = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    loop = Loop(cfg, task, model, trained, optimizer, scheduler, scaler, splits, device, world,
-                run_dir, progress, quiet)
-    return loop.run()
+        restore(ckpt, model, optimizer, scheduler, scaler, progress, device, world.rank)
+        if progress.world_size != world.size:  # the same global batches, shared out over a new count
+            progress.batch_in_epoch = progress.batch_in_epoch * progress.world_size // world.size
+    else:
+        if world.is_main:
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
+        if world.rank:  # DDP copies rank 0's weights; dropout should differ between processes
+            torch.manual_seed(cfg.seed + 1000 * world.rank)
+    progress.world_size = world.size
+    return task, model, optimizer, scheduler, scaler, splits, run_dir, progress
 
 
 class Loop:
@@ -118,15 +138,27 @@ class Loop:
         self.monitor, self.mode = monitored_metric(cfg, task)
         self.display = TrainDisplay(quiet=quiet or not world.is_main)
         self.started = time.perf_counter() - progress.last_metrics.get("elapsed", 0.0)
-        self.loss_sum, self.loss_steps = 0.0, 0
+        self.loss_sum, self.loss_steps = 0.0, 0   # since the last evaluation (loss_sum stays on the device)
+        self.mean_loss: float | None = None       # loss_sum / loss_steps over all processes, at the last sync
+        self.tokens = 0                           # since the last sync
+        # Reading a flag back from a GPU waits for it, so on CUDA each loss's finite flag is kept and read
+        # at the next sync, unless on_nan=skip_batch must know before the update (one wait per step).
+        self.check_each_step = device.type != "cuda" or self.tc.on_nan == "skip_batch"
+        self.unchecked: list = []                 # (finite flag, (step, epoch, batch)) awaiting a sync
         self.stop_requested = False
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.tc.precision)
+        if self.autocast_dtype is not None and device.type != "cuda":
+            self.display.note(f"train.precision {self.tc.precision} applies on CUDA only; this run trains in fp32")
 
     # ---------------------------------------------------------------- schedule
     def run(self) -> dict:
         p, tc = self.progress, self.tc
         reason = "completed"
         steps_per_epoch = len(self.epoch_plan(p.epoch))
+        if not steps_per_epoch:
+            raise distributed.quiet_unless_main(UserError(
+                f"train.batch_size: {len(self.sizes)} training examples make fewer batches of "
+                f"{tc.batch_size} than there are processes ({self.world.size}); lower train.batch_size"), self.world)
         self.display.start(total_steps=self.total_steps(steps_per_epoch), done=p.step,
                            run_dir=self.run_dir)
         with self.stop_signals():
@@ -146,16 +178,17 @@ class Loop:
         plan = self.epoch_plan(p.epoch)
         for index in range(p.batch_in_epoch, len(plan)):
             examples = [self.splits.train[i] for i in plan[index]]
-            self.step(examples, index)
+            stepped = self.step(examples, index)
             p.batch_in_epoch = index + 1
-            if distributed.agree(self.stop_requested, self.world):
-                self.save("last.pt")
-                raise Interrupted(self.interrupt_message())
-            if tc.eval_every and p.step % tc.eval_every == 0:
+            # one process alone acts on Ctrl-C at once; a group agrees on it at the next sync
+            if stepped and p.step % tc.log_every == 0 or self.stop_requested and self.world.size == 1:
+                self.sync()
+            if stepped and tc.eval_every and p.step % tc.eval_every == 0:
                 if self.evaluate_and_save() == "early_stopping":
                     return "early_stopping"
             if tc.max_steps and p.step >= tc.max_steps:
                 return "max_steps"
+        self.sync()  # before the epoch-boundary checkpoint
         p.epoch += 1
         p.batch_in_epoch = 0
         if isinstance(self.scheduler, torch.optim.lr_scheduler.StepLR):
@@ -171,14 +204,20 @@ class Loop:
         return min(total, self.tc.max_steps) if self.tc.max_steps else total
 
     # ---------------------------------------------------------------- one step
-    def step(self, examples: list, index: int) -> None:
-        batch = to_device(self.task.collate(examples), self.device, non_blocking=True)
+    def step(self, examples: list, index: int) -> bool:
+        """One optimizer step; False if the batch was skipped (a non-finite loss, on_nan=skip_batch).
+        Nothing here waits for the GPU, except the finite check that skip_batch needs."""
+        p = self.progress
+        batch = to_device(self.task.collate(examples), self.device)
         self.trained.train()
         with self.autocast():
             loss = self.task.loss(self.trained, batch)
-        if not torch.isfinite(loss.detach()).item():
-            self.non_finite(index)
-            return
+        finite = torch.isfinite(loss.detach())
+        if not self.check_each_step:
+            self.unchecked.append((finite, (p.step + 1, p.epoch, index)))
+        elif distributed.agree(not finite.item(), self.world):  # every process skips, or none
+            self.non_finite(p.step + 1, p.epoch, index)
+            return False
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -194,42 +233,66 @@ class Loop:
             self.optimizer.step()
         if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
             self.scheduler.step()
-        self.progress.step += 1
-        self.loss_sum += loss.detach()
+        p.step += 1
+        self.loss_sum += loss.detach().float()
         self.loss_steps += 1
-        tokens = sum(self.task.size(ex) for ex in examples)
-        if self.progress.step % self.tc.log_every == 0:
-            self.display.update(self.progress.step, float(self.loss_sum) / self.loss_steps, tokens)
-        else:
-            self.display.count(tokens)
+        self.tokens += sum(self.task.size(ex) for ex in examples)
+        return True
+
+    def sync(self) -> None:
+        """Where the step loop waits for the device and the other processes: every train.log_every
+        steps, at the end of each epoch and before each evaluation. Sums loss and token counts over the
+        processes, reads the finite flags CUDA steps left unchecked, and acts on a stop request."""
+        p = self.progress
+        unchecked, self.unchecked = self.unchecked, []
+        flags = torch.stack([f for f, _ in unchecked]).logical_not().double().cpu().tolist() if unchecked else []
+        stop, loss_sum, loss_steps, tokens, *bad = distributed.sum_floats(
+            [float(self.stop_requested), float(self.loss_sum), self.loss_steps, self.tokens, *flags], self.world)
+        first_bad = next((where for flag, (_, where) in zip(bad, unchecked) if flag), None)
+        if first_bad is not None:
+            self.non_finite(*first_bad, found_at=p.step)
+        self.mean_loss = loss_sum / loss_steps if loss_steps else None
+        if self.mean_loss is not None:
+            self.display.update(p.step, self.mean_loss, int(tokens))
+        self.tokens = 0
+        if stop:
+            self.save("last.pt")
+            raise distributed.quiet_unless_main(Interrupted(self.interrupt_message()), self.world)
 
     def autocast(self):
         if self.autocast_dtype is None or self.device.type != "cuda":
             return contextlib.nullcontext()
         return torch.autocast("cuda", dtype=self.autocast_dtype)
 
-    def non_finite(self, index: int) -> None:
+    def non_finite(self, step: int, epoch: int, index: int, found_at: int | None = None) -> None:
+        """A non-finite loss at `step`. On the CPU it is seen at once; on CUDA (on_nan=stop) at the
+        next sync (`found_at`), before anything is evaluated or saved."""
         p = self.progress
-        where = f"step {p.step + 1} (epoch {p.epoch + 1}, batch {index + 1})"
+        where = f"step {step} (epoch {epoch + 1}, batch {index + 1})"
         if self.tc.on_nan == "skip_batch":
             p.skipped_batches += 1
             self.display.note(f"skipped a batch with a non-finite loss at {where}")
             return
         self.display.stop()
-        raise NonFiniteLoss(f"the loss became NaN or inf at {where}; stopped. Checkpoints from before are "
-                            f"intact in {self.run_dir / 'checkpoints'} (try a lower train.lr, "
-                            f"train.clip_grad_norm, or train.on_nan=skip_batch)")
+        late = f" (found at step {found_at}: on CUDA losses are checked every train.log_every steps)" \
+            if found_at is not None and found_at != step else ""
+        raise distributed.quiet_unless_main(NonFiniteLoss(
+            f"the loss became NaN or inf at {where}{late}; stopped. Checkpoints from before are "
+            f"intact in {self.run_dir / 'checkpoints'} (try a lower train.lr, "
+            f"train.clip_grad_norm, or train.on_nan=skip_batch)"), self.world)
 
     # ---------------------------------------------------------------- evaluation and saving
     def evaluate_and_save(self) -> str:
+        self.sync()
         p = self.progress
         metrics = evaluate(self.task, self.model, self.splits.dev or self.splits.train,
                            self.tc.batch_size, self.device, self.world)
-        train_loss = float(self.loss_sum) / self.loss_steps if self.loss_steps else None
+        train_loss, self.mean_loss = self.mean_loss, None
         self.loss_sum, self.loss_steps = 0.0, 0
         if self.monitor not in metrics:
-            raise UserError(f"train.monitor: this task has no metric {self.monitor!r} "
-                            f"(it has {', '.join(sorted(metrics))})")
+            raise distributed.quiet_unless_main(UserError(
+                f"train.monitor: this task has no metric {self.monitor!r} "
+                f"(it has {', '.join(sorted(metrics))})"), self.world)
         value = metrics[self.monitor]
         improved = p.best is None or (value > p.best if self.mode == "max" else value < p.best)
         if improved:
@@ -240,10 +303,11 @@ class Loop:
             self.scheduler.step(value)
         elapsed = time.perf_counter() - self.started
         p.last_metrics = {"step": p.step, "elapsed": elapsed, **metrics}
-        if self.world.is_main:
-            self.log_metrics(metrics, train_loss, elapsed)
-            report = self.task.epoch_report(self.model)
-            self.display.evaluation(p.epoch, p.step, metrics, self.monitor, improved, report)
+        with distributed.all_or_none(self.world):  # a full disk on the main process stops them all
+            if self.world.is_main:
+                self.log_metrics(metrics, train_loss, elapsed)
+                report = self.task.epoch_report(self.model)
+                self.display.evaluation(p.epoch, p.step, metrics, self.monitor, improved, report)
         self.save("last.pt")
         if improved:
             self.save("best.pt")
@@ -263,18 +327,24 @@ class Loop:
                                 "elapsed": round(elapsed, 3), "lr": lr}) + "\n")
 
     def save(self, name: str) -> None:
-        if not self.world.is_main:
-            return
+        """Called by every process at the same points: all hand in their random state; rank 0 writes."""
+        p = self.progress
+        states = distributed.gather(rng_state(), self.world)
+        with distributed.all_or_none(self.world):  # a full disk on the main process stops them all
+            if self.world.is_main:
+                self.write_checkpoint(name, states)
+
+    def write_checkpoint(self, name: str, states: list[dict]) -> None:
         p = self.progress
         save_checkpoint({
             "task": self.cfg.task, "config": self.cfg.to_dict(), "task_state": self.task.state_dict(),
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "scaler": self.scaler.state_dict() if self.scaler else None,
-            "rng": rng_state(),
+            "rng": states[0] if len(states) == 1 else {**states[0], "ranks": states},
             "progress": {"epoch": p.epoch, "step": p.step, "batch_in_epoch": p.batch_in_epoch,
                          "best": p.best, "best_step": p.best_step, "bad_evals": p.bad_evals,
-                         "skipped_batches": p.skipped_batches},
+                         "skipped_batches": p.skipped_batches, "world_size": p.world_size},
             "metrics": p.last_metrics, "seqtrain_version": __version__,
             "torch_version": str(torch.__version__),
         }, self.run_dir / "checkpoints" / name)
@@ -332,10 +402,10 @@ def evaluate(task, model, examples: list, batch_size: int, device, world=None, t
     with torch.no_grad():
         for indices in eval_batches(sizes, batch_size, world.rank, world.size):
             batch = to_device(task.collate([examples[i] for i in indices]), device)
-            for key, value in task.evaluate_batch(model, batch).items():
-                value = torch.as_tensor(value, dtype=torch.float64).cpu()
+            for key, value in task.evaluate_batch(model, batch).items():  # summed on the device: no wait per batch
+                value = torch.as_tensor(value).to(device, torch.float64)
                 totals[key] = totals[key] + value if key in totals else value
-    totals = distributed.sum_across(totals, world)
+    totals = distributed.sum_across({k: v.cpu() for k, v in totals.items()}, world)
     if totals_out is not None:
         totals_out.update(totals)
     return task.metrics(totals)
@@ -353,9 +423,11 @@ def make_optimizer(tc, model) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if tc.optimizer == "sgd":
         return torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+    # on CUDA the fused Adam is one kernel per step, and lets an fp16 GradScaler skip without a sync
+    fused = {"fused": True} if params and params[0].is_cuda else {}
     if tc.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
-    return torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
+        return torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay, **fused)
+    return torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay, **fused)
 
 
 def make_scheduler(tc, optimizer, n_train: int, mode: str):
@@ -377,7 +449,7 @@ def rng_state() -> dict:
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 
-def restore(ckpt, model, optimizer, scheduler, scaler, progress: Progress, device) -> None:
+def restore(ckpt, model, optimizer, scheduler, scaler, progress: Progress, device, rank: int = 0) -> None:
     model.load_state_dict(ckpt["model"])
     model.to(device)
     optimizer.load_state_dict(ckpt["optimizer"])
@@ -385,13 +457,20 @@ def restore(ckpt, model, optimizer, scheduler, scaler, progress: Progress, devic
         scheduler.load_state_dict(ckpt["scheduler"])
     if scaler is not None and ckpt.get("scaler"):
         scaler.load_state_dict(ckpt["scaler"])
-    torch.set_rng_state(ckpt["rng"]["torch"])
-    if ckpt["rng"]["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
     saved = ckpt["progress"]
     for key, value in saved.items():
         setattr(progress, key, value)
     progress.last_metrics = dict(ckpt.get("metrics") or {})
+    rng = ckpt["rng"]
+    if rank:  # under torchrun each process resumes its own generators, if the run had this process
+        ranks = rng.get("ranks", [])
+        rng = ranks[rank] if rank < len(ranks) else None
+    if rng is None:
+        torch.manual_seed(1000 * rank + progress.step)
+    else:
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 def check_resumable(cfg: Config, ckpt: dict) -> None:
