@@ -141,9 +141,7 @@ class Loop:
         self.loss_sum, self.loss_steps = 0.0, 0   # since the last evaluation (loss_sum stays on the device)
         self.mean_loss: float | None = None       # loss_sum / loss_steps over all processes, at the last sync
         self.tokens = 0                           # since the last sync
-        # Reading a flag back from a GPU waits for it, so on CUDA each loss's finite flag is kept and read
-        # at the next sync, unless on_nan=skip_batch must know before the update (one wait per step).
-        self.check_each_step = device.type != "cuda" or self.tc.on_nan == "skip_batch"
+        self.check_each_step = nan_check_each_step(device, self.tc.on_nan)
         self.unchecked: list = []                 # (finite flag, (step, epoch, batch)) awaiting a sync
         self.stop_requested = False
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.tc.precision)
@@ -409,6 +407,13 @@ def evaluate(task, model, examples: list, batch_size: int, device, world=None, t
     if totals_out is not None:
         totals_out.update(totals)
     return task.metrics(totals)
+
+
+def nan_check_each_step(device: torch.device, on_nan: str) -> bool:
+    """Whether each loss is checked for NaN/inf before its update. Reading a flag back from a GPU
+    waits for it, so on CUDA the flags are read at the next sync (every train.log_every steps, and
+    before anything is evaluated or saved), unless on_nan=skip_batch must know before the update."""
+    return device.type != "cuda" or on_nan == "skip_batch"
 
 
 def monitored_metric(cfg: Config, task) -> tuple[str, str]:
