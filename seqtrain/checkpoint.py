@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import pickle
-import zipfile
+import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ from seqtrain.errors import UserError
 
 FORMAT = "seqtrain-checkpoint"
 FORMAT_VERSION = 1
+REQUIRED = ("task", "config", "task_state", "model", "progress")
 
 
 def save_checkpoint(payload: dict, path: Path) -> None:
@@ -32,6 +34,8 @@ def save_checkpoint(payload: dict, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a process killed mid-write
+        stale.unlink(missing_ok=True)
     try:
         with open(tmp, "wb") as f:
             torch.save({"format": FORMAT, "version": FORMAT_VERSION, **payload}, f)
@@ -48,8 +52,9 @@ def save_checkpoint(payload: dict, path: Path) -> None:
         os.close(dir_fd)
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Load and check a checkpoint; every way it can be wrong is a UserError naming the file."""
+def load_checkpoint(path: str | Path, map_location="cpu", require: tuple[str, ...] = ()) -> dict:
+    """Load and check a checkpoint; every way it can be wrong is a UserError naming the file.
+    `require`: keys the caller reads (REQUIRED for a model, more to resume training)."""
     path = Path(path)
     if path.is_dir():
         for candidate in (path / "checkpoints" / "best.pt", path / "best.pt"):
@@ -59,34 +64,50 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     if not path.is_file():
         raise UserError(f"{path}: checkpoint not found")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols on foreign files
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        reason = next((line.strip() for line in str(e).splitlines() if "Unsupported" in line), "")
+        if "Weights only load failed" not in str(e):
+            raise UserError(f"{path}: not a readable checkpoint (not a torch file)") from None
+        wanted = re.search(r"GLOBAL (\S+)", str(e))
+        what = f": it asks to call {wanted.group(1)}" if wanted else ""
         raise UserError(f"{path}: refused: the file holds pickled Python objects, which could run code "
-                        f"when loaded; seqtrain checkpoints never do ({reason[:160]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise UserError(f"{path}: not a readable checkpoint (truncated or not a torch file: "
-                        f"{str(e).splitlines()[0][:120]})") from None
+                        f"when loaded{what}; seqtrain checkpoints never do") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+    except Exception:  # an untrusted file can make the unpickler fail in any way
+        raise UserError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save)") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path}: not a seqtrain checkpoint")
     if ckpt.get("version") != FORMAT_VERSION:
         raise UserError(f"{path}: checkpoint format version {ckpt.get('version')} is not supported by this "
                         f"seqtrain (reads version {FORMAT_VERSION})")
+    missing = [key for key in require if key not in ckpt]
+    if missing:
+        raise UserError(f"{path}: incomplete checkpoint (no {', '.join(missing)})")
     return ckpt
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu"):
-    """(task, model, checkpoint) ready for inference: the path from a file to predictions."""
+def load_model(path: str | Path, device: str | torch.device = "cpu", expect: str | None = None):
+    """(task, model, checkpoint) ready for inference: the path from a file to predictions.
+    `expect`: the task a command needs (generate-poem needs a tang checkpoint, say)."""
     from seqtrain.config import config_from_dict
     from seqtrain.tasks import TASKS
 
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, require=REQUIRED)
     if ckpt.get("task") not in TASKS:
         raise UserError(f"{path}: checkpoint is for task {ckpt.get('task')!r}, which this seqtrain does not know")
+    if expect is not None and ckpt["task"] != expect:
+        raise UserError(f"{path}: a checkpoint of task {ckpt['task']!r}; this command needs one of task {expect!r}")
     cfg = config_from_dict(ckpt["config"], source=f"{path} (stored config)")
     task = TASKS[cfg.task](cfg)
     task.load_state_dict(ckpt["task_state"])
     model = task.build_model()
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise UserError(f"{path}: the stored weights do not fit the model its config describes "
+                        f"({str(e).strip().splitlines()[-1][:120]})") from None
     model.to(device).eval()
     return task, model, ckpt

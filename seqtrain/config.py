@@ -93,12 +93,11 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
 
 
 def read_yaml_mapping(path: Path) -> dict:
+    from seqtrain.textfile import read_text
+
     if not path.is_file():
         raise UserError(f"{path}: config file not found")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not a UTF-8 text file (byte {e.start})") from None
+    text = read_text(path)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import torch
 
-from seqtrain.checkpoint import load_checkpoint, load_model
+from seqtrain.checkpoint import REQUIRED, load_checkpoint, load_model
 from seqtrain.config import config_from_dict, data_root, resolve_paths
 from seqtrain.errors import UserError
 from seqtrain.rnn import check_device
 from seqtrain.task import PredictOptions, Prediction
+from seqtrain.textfile import decode, read_text
 from seqtrain.train import evaluate
 
 
@@ -41,15 +42,12 @@ def read_inputs(inputs: list[str], input_file: str | None) -> list[str]:
     """Positional inputs, then lines of --input FILE ('-' is standard input)."""
     lines = list(inputs)
     if input_file == "-":
-        lines += sys.stdin.read().splitlines()
+        lines += decode(sys.stdin.buffer.read(), "<stdin>").splitlines()
     elif input_file:
         path = Path(input_file)
         if not path.is_file():
             raise UserError(f"{path}: input file not found")
-        try:
-            lines += path.read_text(encoding="utf-8-sig").splitlines()
-        except UnicodeDecodeError as e:
-            raise UserError(f"{path}: not UTF-8 text (byte {e.start}); convert it with iconv first") from None
+        lines += read_text(path).splitlines()
     return lines
 
 
@@ -78,7 +76,7 @@ def save_states(states: dict[str, torch.Tensor], path: Path) -> None:
 
 def checkpoint_info(checkpoint: str | Path) -> dict:
     """What a checkpoint holds, as plain data."""
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = load_checkpoint(checkpoint, require=REQUIRED)
     cfg = config_from_dict(ckpt["config"], source=f"{checkpoint} (stored config)")
     params = sum(v.numel() for v in ckpt["model"].values())
     vocab = {k: len(v) for k, v in ckpt["task_state"].items() if isinstance(v, list)}

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -21,12 +23,15 @@ import yaml
 
 from seqtrain import __version__, distributed
 from seqtrain.batching import epoch_batches, eval_batches, to_device
-from seqtrain.checkpoint import load_checkpoint, save_checkpoint
+from seqtrain.checkpoint import REQUIRED, load_checkpoint, save_checkpoint
 from seqtrain.config import Config, data_root, resolve_paths
 from seqtrain.errors import UserError
 from seqtrain.progress import TrainDisplay
 from seqtrain.rnn import check_device
 from seqtrain.tasks import TASKS
+
+
+RESUMABLE = REQUIRED + ("optimizer", "rng")  # what --resume reads from last.pt
 
 
 class Interrupted(Exception):
@@ -68,8 +73,15 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: str | Path 
 
 
 def _train(cfg, run_dir, resume, data_dir, device, world, overwrite, quiet) -> dict:
-    if resume is None:  # every process takes the main process's (time-stamped) directory
-        run_dir = distributed.broadcast(Path(run_dir) if run_dir else default_run_dir(cfg), world)
+    if resume is not None:
+        return start_and_run(cfg, run_dir, resume, data_dir, device, world, overwrite, quiet)
+    # every process takes the main process's (time-stamped) directory
+    run_dir = distributed.broadcast(Path(run_dir) if run_dir else default_run_dir(cfg), world)
+    with new_run(Path(run_dir), overwrite, world):
+        return start_and_run(cfg, run_dir, resume, data_dir, device, world, overwrite, quiet)
+
+
+def start_and_run(cfg, run_dir, resume, data_dir, device, world, overwrite, quiet) -> dict:
     with distributed.all_or_none(world):  # a failure on any process (say, rank 0 alone claims the run
         parts = prepare(cfg, run_dir, resume, data_dir, device, world, overwrite)  # directory) stops all
     task, model, optimizer, scheduler, scaler, splits, run_dir, progress = parts
@@ -88,12 +100,12 @@ def prepare(cfg, run_dir, resume, data_dir, device, world, overwrite) -> tuple:
     ckpt = None
     if resume is not None:
         run_dir = Path(resume)
-        ckpt = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+        ckpt = load_checkpoint(run_dir / "checkpoints" / "last.pt", require=RESUMABLE)
         check_resumable(cfg, ckpt)
-    else:
-        run_dir = Path(run_dir)
         if world.is_main:
-            claim_run_dir(run_dir, overwrite)
+            forget_metrics_after(run_dir / "metrics.jsonl", ckpt["progress"]["step"])
+    else:
+        run_dir = Path(run_dir)  # claimed by _train
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     torch.manual_seed(cfg.seed)
@@ -274,9 +286,10 @@ class Loop:
         self.display.stop()
         late = f" (found at step {found_at}: on CUDA losses are checked every train.log_every steps)" \
             if found_at is not None and found_at != step else ""
+        kept = (f"checkpoints from before are intact in {self.run_dir / 'checkpoints'}"
+                if (self.run_dir / "checkpoints" / "last.pt").exists() else "no checkpoint had been written yet")
         raise distributed.quiet_unless_main(NonFiniteLoss(
-            f"the loss became NaN or inf at {where}{late}; stopped. Checkpoints from before are "
-            f"intact in {self.run_dir / 'checkpoints'} (try a lower train.lr, "
+            f"the loss became NaN or inf at {where}{late}; stopped, {kept} (try a lower train.lr, "
             f"train.clip_grad_norm, or train.on_nan=skip_batch)"), self.world)
 
     # ---------------------------------------------------------------- evaluation and saving
@@ -386,7 +399,7 @@ class Loop:
     def interrupt_message(self) -> str:
         p = self.progress
         return (f"interrupted at epoch {p.epoch + 1}, step {p.step}; saved {self.run_dir / 'checkpoints' / 'last.pt'}\n"
-                f"resume with: seqtrain train CONFIG --resume {self.run_dir}")
+                f"resume with: seqtrain train {self.run_dir / 'config.yaml'} --resume {self.run_dir}")
 
 
 # -------------------------------------------------------------------- pieces used above
@@ -491,17 +504,63 @@ def check_resumable(cfg: Config, ckpt: dict) -> None:
             raise UserError(f"{key}: differs from the run being resumed; only train.* settings may change")
 
 
+def forget_metrics_after(path: Path, step: int) -> None:
+    """Drop what a killed run logged after its last checkpoint (the resumed run logs those steps again),
+    and a line torn by the kill."""
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+
+    def logged_step(line: str) -> float:
+        try:
+            return json.loads(line)["step"]
+        except (ValueError, KeyError, TypeError):
+            return math.inf
+
+    kept = [line for line in lines if line.endswith("\n") and logged_step(line) <= step]
+    if len(kept) != len(lines):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, path)
+
+
 def default_run_dir(cfg: Config) -> Path:
     return Path("runs") / cfg.name / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def claim_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """A run directory that already holds a run is never reused silently."""
+def claim_run_dir(run_dir: Path, overwrite: bool) -> Path | None:
+    """A run directory that already holds a run is never reused silently. With --overwrite the old
+    run is moved aside (the path returned) until the new one has started."""
+    aside = None
     if run_dir.exists() and any(run_dir.iterdir()):
         if not overwrite:
             raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue it, "
                             f"--overwrite to replace it, or another --run-dir")
-        import shutil
-
-        shutil.rmtree(run_dir)
+        aside = run_dir.with_name(f".{run_dir.name}.replaced")
+        shutil.rmtree(aside, ignore_errors=True)  # left by a start that was killed
+        run_dir.rename(aside)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    return aside
+
+
+@contextlib.contextmanager
+def new_run(run_dir: Path, overwrite: bool, world):
+    """Claim RUN_DIR for a new run. A run that stops (bad data, a bad train.monitor, a NaN, Ctrl-C)
+    before its first checkpoint leaves nothing behind, and the run it replaced (--overwrite) comes back."""
+    created = [p for p in [run_dir, *run_dir.parents] if not p.exists()]  # what this run creates
+    with distributed.all_or_none(world):  # rank 0 alone claims; a refusal stops every process
+        replaced = claim_run_dir(run_dir, overwrite) if world.is_main else None
+    try:
+        yield
+    except BaseException:
+        if world.is_main and not (run_dir / "checkpoints" / "last.pt").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+            for parent in created[1:]:  # empty parents this run made (runs/NAME/)
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+            if replaced is not None:
+                replaced.rename(run_dir)
+        raise
+    finally:
+        if replaced is not None and replaced.exists():
+            shutil.rmtree(replaced, ignore_errors=True)

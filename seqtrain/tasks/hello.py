@@ -19,6 +19,7 @@ from seqtrain.config import opt
 from seqtrain.errors import UserError
 from seqtrain.rnn import OneHot, RNNConfig, StepwiseRNN, build_recurrent, embedding
 from seqtrain.task import Prediction, PredictOptions, Splits, Table
+from seqtrain.textfile import read_text
 from seqtrain.vocab import Vocab
 
 
@@ -70,7 +71,7 @@ class HelloTask:
 
     def read_examples(self, path: Path) -> list:
         pairs = []
-        for number, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), 1):
+        for number, line in enumerate(read_text(path).splitlines(), 1):
             if not line.strip():
                 continue
             pair = line.rstrip("\r").split("\t")
@@ -86,6 +87,8 @@ class HelloTask:
         return self.ids(pair[0]), self.ids(pair[1])
 
     def ids(self, text: str) -> torch.Tensor:
+        if not text:
+            raise UserError("empty input string: give at least one character")
         unknown = sorted({c for c in text if c not in self.vocab})
         if unknown:
             raise UserError(f"characters not in the model's vocabulary ({''.join(self.vocab.tokens)}): "
