@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -105,6 +106,8 @@ def read_yaml_mapping(path: Path) -> dict:
         line = f":{mark.line + 1}" if mark else ""
         reason = getattr(e, "problem", None) or "not valid YAML"
         raise UserError(f"{path}{line}: not valid YAML: {reason}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a config: nested too deeply") from None
     if raw is None:
         raise UserError(f"{path}: config file is empty")
     if not isinstance(raw, dict):
@@ -123,13 +126,16 @@ def apply_override(raw: dict, item: str) -> None:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except yaml.YAMLError:
         parsed = value
+    parts = [part.strip() for part in key.split(".")]
+    if not all(parts):
+        raise UserError(f"override '{item}': the key '{key}' has an empty part; expected KEY=VALUE, e.g. train.epochs=5")
     node = raw
-    parts = key.split(".")
     for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
+        if node.get(part) is None:  # absent, or an empty section (`train:` in the YAML)
+            node[part] = {}
+        if not isinstance(node[part], dict):
             raise UserError(f"override '{item}': {part} is not a section")
-        node = child
+        node = node[part]
     node[parts[-1]] = parsed
 
 
@@ -142,7 +148,7 @@ def config_from_dict(raw: dict, source: str = "config") -> Config:
     task_name = raw.get("task")
     if task_name is None:
         raise UserError(f"{source}: missing key 'task' (one of {', '.join(sorted(TASKS))})")
-    if task_name not in TASKS:
+    if not isinstance(task_name, str) or task_name not in TASKS:
         hint = suggest(str(task_name), TASKS)
         raise UserError(f"task: unknown task {task_name!r}{hint}; choose one of {', '.join(sorted(TASKS))}")
     task = TASKS[task_name]
@@ -223,15 +229,19 @@ def convert(value: Any, hint: Any, key: str) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise UserError(f"{key}: expected a whole number, got {describe(value)}")
+        if not -2**63 <= value < 2**63:  # what torch and numpy can hold
+            raise UserError(f"{key}: {value} is out of range")
         return value
     if hint is float:
         if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"{key}: expected a number, got {describe(value)}")
+        if not math.isfinite(value):
+            raise UserError(f"{key}: expected a finite number, got {value}")
         return float(value)
     if hint is str:
         if isinstance(value, (dict, list)) or value is None:

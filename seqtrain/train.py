@@ -117,7 +117,12 @@ def prepare(cfg, run_dir, resume, data_dir, device, world, overwrite) -> tuple:
     if ckpt is not None and task.state_dict() != ckpt["task_state"]:
         raise UserError(f"{run_dir}: the training data changed since this run started "
                         f"(its vocabulary differs); start a new run instead of --resume")
-    model = task.build_model().to(device)
+    try:
+        model = task.build_model().to(device)
+    except (RuntimeError, MemoryError) as e:  # a failed CPU allocation is a plain RuntimeError
+        if not isinstance(e, (MemoryError, torch.OutOfMemoryError)) and "can't allocate memory" not in str(e):
+            raise
+        raise UserError(f"model: the model does not fit in memory on {device}; use smaller model sizes") from None
     optimizer = make_optimizer(cfg.train, model)
     scheduler = make_scheduler(cfg.train, optimizer, len(splits.train) // world.size,
                                monitored_metric(cfg, task)[1])
