@@ -64,6 +64,10 @@ def load_checkpoint(path: str | Path, map_location="cpu", require: tuple[str, ..
     if not path.is_file():
         raise UserError(f"{path}: checkpoint not found")
     try:
+        open(path, "rb").close()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
         with warnings.catch_warnings():  # torch warns about pickle protocols on foreign files
             warnings.simplefilter("ignore")
             ckpt = torch.load(path, map_location=map_location, weights_only=True)
@@ -74,8 +78,6 @@ def load_checkpoint(path: str | Path, map_location="cpu", require: tuple[str, ..
         what = f": it asks to call {wanted.group(1)}" if wanted else ""
         raise UserError(f"{path}: refused: the file holds pickled Python objects, which could run code "
                         f"when loaded{what}; seqtrain checkpoints never do") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
     except Exception:  # an untrusted file can make the unpickler fail in any way
         raise UserError(f"{path}: not a readable checkpoint (truncated, or not written by torch.save)") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:

@@ -348,7 +348,11 @@ class Loop:
         states = distributed.gather(rng_state(), self.world)
         with distributed.all_or_none(self.world):  # a full disk on the main process stops them all
             if self.world.is_main:
-                self.write_checkpoint(name, states)
+                try:
+                    self.write_checkpoint(name, states)
+                except OSError as e:  # a full disk, say: save_checkpoint left the previous file whole
+                    raise UserError(f"{self.run_dir / 'checkpoints' / name}: could not write the checkpoint "
+                                    f"({e.strerror or e}); the one written before is intact") from None
 
     def write_checkpoint(self, name: str, states: list[dict]) -> None:
         p = self.progress

@@ -89,10 +89,19 @@ def hello_config(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture
-def hello_run(tmp_path, hello_config) -> Path:
-    """A finished tiny hello run directory."""
-    run = tmp_path / "hello-run"
-    result = cli("train", hello_config, "--run-dir", run, "--quiet")
+@pytest.fixture(scope="session")
+def trained_hello(tmp_path_factory) -> Path:
+    config = tmp_path_factory.mktemp("hello") / "hello.yaml"
+    config.write_text(TINY_HELLO)
+    run = config.parent / "run"
+    result = cli("train", config, "--run-dir", run, "--quiet")
     assert result.code == 0, result.err
     return run
+
+
+@pytest.fixture
+def hello_run(tmp_path, trained_hello) -> Path:
+    """A finished tiny hello run directory of this test's own (a copy of one trained per session)."""
+    import shutil
+
+    return Path(shutil.copytree(trained_hello, tmp_path / "hello-run"))
