@@ -1,0 +1,165 @@
+"""Readers for tagged sentences: CoNLL-U, one-sentence-per-line `word/TAG`, and two-column `word<TAB>tag`.
+
+Every reader returns a list of `Sentence` and turns a malformed line into a UserError that names the
+file and line. Files may start with a UTF-8 byte-order mark and use CRLF line ends.
+
+CoNLL-U (https://universaldependencies.org/format.html): ten tab-separated columns per token. Comment
+lines start with '#' and come before a sentence's first token; a token whose FORM is '#' is a real
+token. Multiword-token ranges (1-2) and empty nodes (8.1) are skipped: tags belong to syntactic words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from seqtrain.errors import UserError
+
+FORMATS = ("auto", "conllu", "wordtag", "tsv")
+TAG_COLUMNS = {"upos": 3, "xpos": 4}
+CONLLU_SUFFIXES = (".conllu", ".conll")
+
+
+@dataclass
+class Sentence:
+    words: list[str]
+    tags: list[str] | None = None       # None where the input carries no tags (text to predict)
+    token_lines: list[int] = field(default_factory=list)  # CoNLL-U: index of each word's line
+
+
+def read_lines(path: str | Path) -> list[str]:
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def read_tagged(path: str | Path, fmt: str = "auto", tag_column: str = "upos") -> list[Sentence]:
+    """Tagged sentences from a file in any of the three formats (`auto` guesses from name and content)."""
+    lines = read_lines(path)
+    fmt = detect_format(path, lines) if fmt == "auto" else fmt
+    if fmt == "conllu":
+        sentences = parse_conllu(lines, path, tag_column, require_tags=True)
+    elif fmt == "wordtag":
+        sentences = parse_wordtag(lines, path)
+    else:
+        sentences = parse_tsv(lines, path)
+    if not sentences:
+        raise UserError(f"{path}: no sentences found (read as {fmt})")
+    return sentences
+
+
+def detect_format(path: str | Path, lines: list[str]) -> str:
+    if str(path).endswith(CONLLU_SUFFIXES):
+        return "conllu"
+    for line in lines:
+        if line.strip() and not line.startswith("#"):
+            if "\t" not in line:
+                return "wordtag"
+            return "conllu" if line.count("\t") >= 9 else "tsv"
+    return "conllu"
+
+
+def parse_conllu(lines: Iterable[str], path: str | Path = "<input>", tag_column: str = "upos",
+                 require_tags: bool = True) -> list[Sentence]:
+    """Sentences of a CoNLL-U text. With require_tags=False a '_' tag is allowed and read as None."""
+    column = TAG_COLUMNS[tag_column]
+    sentences: list[Sentence] = []
+    current = Sentence([], [])
+    for index, line in enumerate(lines):
+        number = index + 1
+        if index == 0:
+            line = line.removeprefix("\ufeff")  # a byte-order mark read from standard input
+        if not line.strip():
+            if current.words:
+                sentences.append(current)
+            current = Sentence([], [])
+            continue
+        if line.startswith("#"):
+            if current.words:
+                raise UserError(f"{path}:{number}: comment line inside a sentence "
+                                f"(comments go before a sentence's first token)")
+            continue
+        cols = line.split("\t")
+        if len(cols) != 10:
+            raise UserError(f"{path}:{number}: expected 10 tab-separated CoNLL-U columns, got {len(cols)}")
+        token_id = cols[0]
+        if "-" in token_id or "." in token_id:  # multiword-token range or empty node
+            check_id(token_id, path, number)
+            continue
+        if not token_id.isdigit():
+            raise UserError(f"{path}:{number}: bad token ID {token_id!r} (expected 1, 2, ...)")
+        form, tag = cols[1], cols[column]
+        if not form:
+            raise UserError(f"{path}:{number}: empty FORM column")
+        if tag in ("", "_"):
+            if require_tags:
+                raise UserError(f"{path}:{number}: no {tag_column.upper()} tag (column {column + 1} is {tag!r})")
+            tag = None
+        current.words.append(form)
+        current.tags.append(tag)
+        current.token_lines.append(index)
+    if current.words:
+        sentences.append(current)
+    return sentences
+
+
+def check_id(token_id: str, path, number: int) -> None:
+    sep = "-" if "-" in token_id else "."
+    parts = token_id.split(sep)
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise UserError(f"{path}:{number}: bad token ID {token_id!r}")
+
+
+def parse_wordtag(lines: Iterable[str], path: str | Path = "<input>") -> list[Sentence]:
+    """One sentence per line, `word/TAG` tokens separated by spaces; the tag follows the last '/'."""
+    sentences = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        words, tags = [], []
+        for token in line.split():
+            word, slash, tag = token.rpartition("/")
+            if not slash or not word or not tag:
+                raise UserError(f"{path}:{number}: expected word/TAG tokens, got {token!r}")
+            words.append(word)
+            tags.append(tag)
+        sentences.append(Sentence(words, tags))
+    return sentences
+
+
+def parse_tsv(lines: Iterable[str], path: str | Path = "<input>") -> list[Sentence]:
+    """One `word<TAB>tag` per line, a blank line after each sentence."""
+    sentences = []
+    current = Sentence([], [])
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            if current.words:
+                sentences.append(current)
+            current = Sentence([], [])
+            continue
+        cols = line.split("\t")
+        if len(cols) != 2 or not cols[0] or not cols[1].strip():
+            raise UserError(f"{path}:{number}: expected word<TAB>tag, got {line!r}")
+        current.words.append(cols[0])
+        current.tags.append(cols[1].strip())
+    if current.words:
+        sentences.append(current)
+    return sentences
+
+
+def fill_conllu(lines: list[str], sentences: list[Sentence], tags: list[list[str]],
+                tag_column: str = "upos") -> list[str]:
+    """The same lines with each token's tag column replaced; every other byte stays as it was."""
+    column = TAG_COLUMNS[tag_column]
+    out = list(lines)
+    for sentence, sentence_tags in zip(sentences, tags):
+        for index, tag in zip(sentence.token_lines, sentence_tags):
+            cols = out[index].split("\t")
+            cols[column] = tag
+            out[index] = "\t".join(cols)
+    return out
