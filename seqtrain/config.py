@@ -284,6 +284,10 @@ def resolve_paths(section: Any, root: Path, prefix: str) -> dict[str, Path]:
     found = {}
     for f in dataclasses.fields(section):
         value = getattr(section, f.name)
+        if dataclasses.is_dataclass(value):  # a nested section: keys like "embeddings.pretrained"
+            nested = resolve_paths(value, root, f"{prefix}.{f.name}")
+            found.update({f"{f.name}.{k}": v for k, v in nested.items()})
+            continue
         if not f.metadata.get("path") or not value:
             continue
         if isinstance(value, list):

@@ -49,6 +49,7 @@ class Task(Protocol):
     DataConfig: type            # dataclass of the config's `data` section
     ModelConfig: type           # dataclass of the config's `model` section
     monitor: tuple[str, str]    # default metric for best.pt / early stopping, and "max" or "min"
+    run_dir: Path | None        # set by the trainer before load_data: where a task may cache derived files
 
     def __init__(self, cfg: Any) -> None: ...
 

@@ -111,6 +111,7 @@ def prepare(cfg, run_dir, resume, data_dir, device, world, overwrite) -> tuple:
     torch.manual_seed(cfg.seed)
 
     task = TASKS[cfg.task](cfg)
+    task.run_dir = run_dir  # where a task may cache what it derives from the data (Task.run_dir)
     splits = task.load_data(paths)
     if not splits.train:
         raise UserError("data: the training split is empty")

@@ -1,9 +1,11 @@
 """The tasks seqtrain knows. This dict is the only place a task name is looked up."""
 
 from seqtrain.tasks.hello import HelloTask
+from seqtrain.tasks.pos import PosTask
 from seqtrain.tasks.sincos import SinCosTask
 
 TASKS = {
     "hello": HelloTask,
+    "pos": PosTask,
     "sincos": SinCosTask,
 }

@@ -1,0 +1,110 @@
+"""The sequence tagger: word embedding + character features -> recurrent encoder -> softmax or CRF.
+
+Character features are computed once per distinct word form in a batch (`chars` holds those forms,
+`char_index` says which form sits at each token), as NCRF++ and flair compute them per token.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from seqtrain.crf import CRF
+from seqtrain.rnn import Recurrent, build_recurrent, embedding
+
+
+class CharLSTM(nn.Module):
+    """A word as the final states of a BiLSTM over its characters (Lample et al. 2016)."""
+
+    def __init__(self, num_chars: int, dim: int, hidden: int):
+        super().__init__()
+        self.embed = embedding(num_chars, dim)
+        self.rnn = Recurrent("lstm", dim, hidden, bidirectional=True)
+        self.output_size = 2 * hidden
+
+    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        _, (h, _) = self.rnn(self.embed(chars), lengths)
+        return torch.cat([h[0], h[1]], dim=1)
+
+
+class CharCNN(nn.Module):
+    """A word as the max over positions of a 1-d convolution over its characters (Ma and Hovy 2016)."""
+
+    def __init__(self, num_chars: int, dim: int, filters: int, kernel: int):
+        super().__init__()
+        self.embed = embedding(num_chars, dim)
+        self.conv = nn.Conv1d(dim, filters, kernel, padding=kernel // 2)
+        self.output_size = filters
+
+    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        out = self.conv(self.embed(chars).transpose(1, 2))[:, :, :chars.shape[1]]
+        pad = torch.arange(chars.shape[1], device=chars.device)[None, :] >= lengths.to(chars.device)[:, None]
+        return out.masked_fill(pad[:, None, :], float("-inf")).amax(dim=2)
+
+
+class Tagger(nn.Module):
+    def __init__(self, cfg, num_words: int, num_chars: int, num_tags: int, unk_id: int = 1):
+        super().__init__()
+        self.num_tags, self.unk_id = num_tags, unk_id
+        self.words = embedding(num_words, cfg.word_dim)
+        if cfg.chars == "lstm":
+            self.chars = CharLSTM(num_chars, cfg.char_dim, cfg.char_hidden)
+        elif cfg.chars == "cnn":
+            self.chars = CharCNN(num_chars, cfg.char_dim, cfg.char_hidden, cfg.char_kernel)
+        else:
+            self.chars = None
+        width = cfg.word_dim + (self.chars.output_size if self.chars is not None else 0)
+        self.input_dropout = nn.Dropout(cfg.input_dropout)
+        self.rnn = build_recurrent(cfg, width)
+        self.output_dropout = nn.Dropout(cfg.output_dropout)
+        self.out = nn.Linear(self.rnn.output_size, num_tags)
+        self.crf = CRF(num_tags) if cfg.decoder == "crf" else None
+        # chance of reading a word as UNK during training, per word id (set by the task from counts)
+        self.register_buffer("unk_chance", torch.zeros(num_words), persistent=False)
+
+    def features(self, words, chars, char_lengths, char_index, lengths):
+        if self.training and self.unk_chance.any():
+            drop = torch.rand(words.shape, device=words.device) < self.unk_chance[words]
+            words = words.masked_fill(drop, self.unk_id)
+        x = self.words(words)
+        if self.chars is not None:
+            x = torch.cat([x, self.chars(chars, char_lengths)[char_index]], dim=-1)
+        return self.input_dropout(x)
+
+    def forward(self, words, chars, char_lengths, char_index, lengths, tags=None):
+        """Tag scores [B, T, num_tags]; given gold tags, the mean training loss per token instead
+        (so that a DistributedDataParallel wrapper sees the loss come out of forward)."""
+        output, _ = self.rnn(self.features(words, chars, char_lengths, char_index, lengths), lengths)
+        scores = self.out(self.output_dropout(output))
+        if tags is None:
+            return scores
+        loss, count = self.nll(scores, tags, mask_of(lengths, words.shape[1]))
+        return loss / count.clamp(min=1)
+
+    def nll(self, scores, tags, mask) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed negative log-likelihood and the tokens it covers. Tags >= num_tags (never seen in
+        training) cannot be scored: softmax leaves those tokens out, the CRF their sentences."""
+        usable = mask & (tags < self.num_tags)
+        if self.crf is None:
+            loss = nn.functional.cross_entropy(scores.transpose(1, 2), tags.masked_fill(~usable, -100),
+                                               ignore_index=-100, reduction="sum")
+            return loss, usable.sum()
+        whole = (usable == mask).all(dim=1)
+        if not whole.all():
+            scores, tags, mask = scores[whole], tags[whole], mask[whole]
+        if len(mask) == 0:
+            return scores.sum() * 0, mask.sum()
+        return self.crf.nll(scores, tags, mask).sum(), mask.sum()
+
+    def decode(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Best tags [B, T] (zeros at pads)."""
+        if self.crf is None:
+            return scores.argmax(dim=-1) * mask
+        return self.crf.decode(scores, mask)
+
+    def all_states(self, words, chars, char_lengths, char_index, lengths) -> dict[str, torch.Tensor]:
+        return self.rnn.all_states(self.features(words, chars, char_lengths, char_index, lengths), lengths)
+
+
+def mask_of(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]

@@ -1,0 +1,122 @@
+"""Tagged sentences as tensors, and tag counts as scores: the pieces of the POS task that are not the model.
+
+`Encoding` holds the three vocabularies (words, characters, tags; built from training data only) and
+turns a sentence into word ids, form ids and tag ids once. Each distinct word form gets one id and one
+character tensor, so a batch runs the character encoder once per distinct form.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from seqtrain.conll import Sentence
+from seqtrain.task import Table
+from seqtrain.vocab import PAD, UNK, Vocab
+
+UNSEEN = "<unseen>"  # a gold tag that training never saw: always an error, reported on its own row
+
+
+class Encoding:
+    def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, lowercase: bool = False):
+        self.words, self.chars, self.tags, self.lowercase = words, chars, tags, lowercase
+        self.unseen_id = len(tags)
+        self.unseen_tags: Counter = Counter()
+        self.form_ids: dict[str, int] = {}
+        self.form_chars: list[torch.Tensor] = []
+        self.form_id(PAD)  # form 0: what pads point at (one pad character, never read)
+
+    @classmethod
+    def build(cls, sentences: list[Sentence], min_freq: int = 1, max_size: int = 0,
+              lowercase: bool = False) -> "Encoding":
+        words = Counter(w.lower() if lowercase else w for s in sentences for w in s.words)
+        chars = Counter(c for s in sentences for w in s.words for c in w)
+        tags = Counter(t for s in sentences for t in s.tags)
+        return cls(Vocab.build(words, min_freq=min_freq, max_size=max_size),
+                   Vocab.build(chars), Vocab.build(tags, specials=(), unk=None), lowercase)
+
+    def state_dict(self) -> dict:
+        return {"words": self.words.to_list(), "chars": self.chars.to_list(), "tags": self.tags.to_list(),
+                "lowercase": self.lowercase}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Encoding":
+        return cls(Vocab(state["words"]), Vocab(state["chars"]), Vocab(state["tags"], unk=None),
+                   bool(state["lowercase"]))
+
+    def word_counts(self, sentences: list[Sentence]) -> Counter:
+        return Counter(self.word_id(w) for s in sentences for w in s.words)
+
+    def word_id(self, word: str) -> int:
+        return self.words.index(word.lower() if self.lowercase else word)
+
+    def form_id(self, word: str) -> int:
+        found = self.form_ids.get(word)
+        if found is None:
+            found = self.form_ids[word] = len(self.form_chars)
+            chars = [self.chars.ids.get(c, self.chars.unk_id) for c in word] if word != PAD else [0]
+            self.form_chars.append(torch.tensor(chars))
+        return found
+
+    def tag_id(self, tag: str) -> int:
+        found = self.tags.ids.get(tag)
+        if found is None:
+            self.unseen_tags[tag] += 1
+            return self.unseen_id
+        return found
+
+    def encode(self, sentence: Sentence) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(word ids, form ids, tag ids) of one sentence; tag ids are 0 where it has no tags."""
+        words = torch.tensor([self.word_id(w) for w in sentence.words])
+        forms = torch.tensor([self.form_id(w) for w in sentence.words])
+        if sentence.tags is None or any(t is None for t in sentence.tags):
+            tags = torch.zeros(len(words), dtype=torch.long)
+        else:
+            tags = torch.tensor([self.tag_id(t) for t in sentence.tags])
+        return words, forms, tags
+
+    def collate(self, examples: list) -> dict[str, torch.Tensor]:
+        forms = pad_sequence([e[1] for e in examples], batch_first=True)
+        distinct, char_index = torch.unique(forms, return_inverse=True)
+        form_chars = [self.form_chars[i] for i in distinct.tolist()]
+        return {"words": pad_sequence([e[0] for e in examples], batch_first=True),
+                "chars": pad_sequence(form_chars, batch_first=True),
+                "char_lengths": torch.tensor([len(c) for c in form_chars]),
+                "char_index": char_index,
+                "lengths": torch.tensor([len(e[0]) for e in examples]),
+                "tags": pad_sequence([e[2] for e in examples], batch_first=True)}
+
+
+def tag_counts(gold: torch.Tensor, predicted: torch.Tensor, mask: torch.Tensor, size: int) -> dict:
+    """Per-tag true positives, false positives and false negatives, each a [size] tensor."""
+    gold, predicted = gold[mask], predicted[mask]
+    right = gold == predicted
+    count = lambda ids: torch.bincount(ids, minlength=size)[:size]
+    return {"tp": count(gold[right]), "fp": count(predicted[~right]), "fn": count(gold[~right])}
+
+
+def ratio(a, b) -> float:
+    return float(a) / float(b) if float(b) else 0.0
+
+
+def tag_scores(totals: dict) -> list[tuple[float, float, float, float]]:
+    """(precision, recall, F1, support) per tag id."""
+    rows = []
+    for tp, fp, fn in zip(totals["tp"].tolist(), totals["fp"].tolist(), totals["fn"].tolist()):
+        p, r = ratio(tp, tp + fp), ratio(tp, tp + fn)
+        rows.append((p, r, ratio(2 * p * r, p + r), tp + fn))
+    return rows
+
+
+def score_table(tags: list[str], totals: dict) -> Table:
+    rows = [[tag, p, r, f, int(n)] for tag, (p, r, f, n) in zip(tags + [UNSEEN], tag_scores(totals)) if n or p]
+    rows.sort(key=lambda row: -row[4])
+    return Table("per-tag scores", ["tag", "precision", "recall", "f1", "support"], rows)
+
+
+def unseen_table(unseen: Counter) -> Table:
+    rows = [[tag, n] for tag, n in sorted(unseen.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return Table("gold tags the model never saw in training (every one counted as an error)",
+                 ["tag", "tokens"], rows)

@@ -1,0 +1,234 @@
+"""Part-of-speech tagging: CoNLL-U (or word/TAG, or word<TAB>tag) in, a BiLSTM(-CRF) tagger out.
+
+Vocabularies come from the training split only. Input to `predict` must be tokenised (whitespace
+between words; Chinese must be pre-segmented). See seqtrain/tagging.py and seqtrain/tagger.py.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from seqtrain.config import opt
+from seqtrain.conll import Sentence, fill_conllu, parse_conllu, read_tagged
+from seqtrain.embeddings import EmbeddingsConfig, Sentences, init_matrix, load_vectors, train_word2vec
+from seqtrain.errors import UserError
+from seqtrain.rnn import RNNConfig
+from seqtrain.task import Prediction, PredictOptions, Splits, Table
+from seqtrain.tagger import Tagger, mask_of
+from seqtrain.tagging import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
+
+
+@dataclass
+class DataConfig:
+    train: str = opt("samples/pos-en.conllu", "training sentences (CoNLL-U, word/TAG lines, or word<TAB>tag)", path=True)
+    dev: str = opt("", "dev sentences; empty: hold out dev_fraction of train by a seeded split", path=True)
+    format: Literal["auto", "conllu", "wordtag", "tsv"] = opt("auto", "file format (auto: .conllu by name, else guessed from the first line)")
+    tag_column: Literal["upos", "xpos"] = opt("upos", "CoNLL-U column to learn")
+    dev_fraction: float = opt(0.1, "share of train held out as dev when data.dev is empty", min=0, max=0.9)
+    split_seed: int = opt(1, "seed of the train/dev split")
+    max_train: int = opt(0, "use only the first N training sentences (0: all)", min=0)
+    min_freq: int = opt(1, "words seen fewer times in training are UNK", min=1)
+    max_size: int = opt(0, "word vocabulary size limit, specials included (0: none)", min=0)
+    lowercase: bool = opt(False, "look words up in lowercase (characters keep the case)")
+    embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig,
+                                         metadata={"help": "word vectors (gensim)"})
+
+
+@dataclass
+class ModelConfig(RNNConfig):
+    bidirectional: bool = opt(True, "also read right to left")
+    hidden_size: int = opt(256, "hidden units per direction", min=1)
+    word_dim: int = opt(100, "word embedding size", min=1)
+    chars: Literal["lstm", "cnn", "none"] = opt("lstm", "character features: BiLSTM, CNN, or none")
+    char_dim: int = opt(25, "character embedding size", min=1)
+    char_hidden: int = opt(50, "char BiLSTM units per direction, or CNN filters", min=1)
+    char_kernel: int = opt(3, "CNN: characters per filter", min=1)
+    input_dropout: float = opt(0.33, "dropout on the word+char features", min=0, max=1)
+    output_dropout: float = opt(0.33, "dropout on the encoder output", min=0, max=1)
+    word_dropout: float = opt(0.0, "alpha: in training a word seen c times reads as UNK with chance "
+                                   "alpha/(alpha+c), so UNK learns from rare words", min=0)
+    decoder: Literal["softmax", "crf"] = opt("softmax", "per-token softmax, or a linear-chain CRF (Viterbi)")
+
+
+class PosTask:
+    DataConfig = DataConfig
+    ModelConfig = ModelConfig
+    monitor = ("accuracy", "max")
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.encoding: Encoding | None = None
+        self.run_dir: Path | None = None  # set by the trainer: word2vec vectors are cached there
+        self.vectors: torch.Tensor | None = None
+        self.word_counts: dict[int, int] = {}
+        self.shown: list[str] = []
+
+    # ---------------------------------------------------------------- data
+    def load_data(self, paths: dict) -> Splits:
+        d = self.cfg.data
+        train = read_tagged(paths["train"], d.format, d.tag_column)
+        if "dev" in paths:
+            dev = read_tagged(paths["dev"], d.format, d.tag_column)
+        else:
+            train, dev = split(train, d.dev_fraction, d.split_seed)
+        if d.max_train:
+            train = train[:d.max_train]
+        if self.encoding is None:  # a checkpoint's vocabularies stay as they were
+            self.encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase)
+            self.word_counts = self.encoding.word_counts(train)
+            self.vectors = self.word_vectors(train, paths)
+            self.shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
+        return Splits(train=[self.encoding.encode(s) for s in train],
+                      dev=[self.encoding.encode(s) for s in dev])
+
+    def word_vectors(self, train: list[Sentence], paths: dict) -> torch.Tensor | None:
+        e, dim = self.cfg.data.embeddings, self.cfg.model.word_dim
+        if "embeddings.pretrained" in paths:
+            vectors = load_vectors(paths["embeddings.pretrained"], e.format)
+        elif e.train == "word2vec":
+            text = Sentences([s.words for s in train], paths.get("embeddings.corpus"), self.cfg.data.lowercase)
+            vectors = train_word2vec(text, e, dim, self.run_dir, self.cfg.seed, max(1, self.cfg.train.threads))
+        else:
+            return None
+        matrix, _ = init_matrix(self.encoding.words.to_list(), vectors, dim)
+        return matrix
+
+    def read_examples(self, path: Path) -> list:
+        d = self.cfg.data
+        return [self.encoding.encode(s) for s in read_tagged(path, d.format, d.tag_column)]
+
+    def state_dict(self) -> dict:
+        return {**self.encoding.state_dict(), "shown": list(self.shown)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.encoding = Encoding.from_state(state)
+        self.shown = list(state["shown"])
+
+    # ---------------------------------------------------------------- model
+    def build_model(self) -> nn.Module:
+        e = self.encoding
+        model = Tagger(self.cfg.model, len(e.words), len(e.chars), len(e.tags), e.words.unk_id)
+        if self.vectors is not None:
+            with torch.no_grad():
+                model.words.weight.copy_(self.vectors)
+        alpha = self.cfg.model.word_dropout
+        if alpha and self.word_counts:
+            for word_id, count in self.word_counts.items():
+                model.unk_chance[word_id] = alpha / (alpha + count)
+            model.unk_chance[e.words.unk_id] = 0.0
+        return model
+
+    def size(self, example) -> int:
+        return len(example[0])
+
+    def collate(self, examples: list) -> dict:
+        return self.encoding.collate(examples)
+
+    def loss(self, model, batch) -> torch.Tensor:
+        return model(**batch)
+
+    # ---------------------------------------------------------------- metrics
+    def evaluate_batch(self, model, batch) -> dict:
+        inputs = {k: v for k, v in batch.items() if k != "tags"}
+        scores = model(**inputs)
+        gold, mask = batch["tags"], mask_of(batch["lengths"], scores.shape[1])
+        predicted = model.decode(scores, mask)
+        loss_sum, loss_tokens = model.nll(scores, gold, mask)
+        right = (predicted == gold) & mask
+        known = (batch["words"] != self.encoding.words.unk_id) & mask
+        return {"loss_sum": loss_sum, "loss_tokens": loss_tokens,
+                "tokens": mask.sum(), "correct": right.sum(),
+                "sentences": torch.tensor(len(gold)), "sentences_correct": (right.sum(1) == mask.sum(1)).sum(),
+                "known": known.sum(), "known_correct": (right & known).sum(),
+                "unknown": (mask & ~known).sum(), "unknown_correct": (right & ~known).sum(),
+                **tag_counts(gold, predicted, mask, self.encoding.unseen_id + 1)}
+
+    def metrics(self, totals: dict) -> dict:
+        f1 = [f for _, _, f, n in tag_scores(totals)[:-1] if n]
+        return {"loss": ratio(totals["loss_sum"], totals["loss_tokens"]),
+                "accuracy": ratio(totals["correct"], totals["tokens"]),
+                "sentence_accuracy": ratio(totals["sentences_correct"], totals["sentences"]),
+                "known_accuracy": ratio(totals["known_correct"], totals["known"]),
+                "unknown_accuracy": ratio(totals["unknown_correct"], totals["unknown"]),
+                "unknown_share": ratio(totals["unknown"], totals["tokens"]),
+                "macro_f1": sum(f1) / len(f1) if f1 else 0.0,
+                "unseen_tag_tokens": int(totals["fn"][-1])}
+
+    def tables(self, totals: dict) -> list[Table]:
+        tables = [score_table(self.encoding.tags.to_list(), totals)]
+        if self.encoding.unseen_tags:
+            tables.append(unseen_table(self.encoding.unseen_tags))
+        return tables
+
+    def epoch_report(self, model) -> str | None:
+        if not self.shown:
+            return None
+        tags = self.tag(model, [Sentence(self.shown)], 1)[0]
+        return " ".join(f"{w}/{t}" for w, t in zip(self.shown, tags))
+
+    def write_artifacts(self, model, splits, run_dir) -> list:
+        return []
+
+    # ---------------------------------------------------------------- predict
+    def tag(self, model, sentences: list[Sentence], batch_size: int) -> list[list[str]]:
+        """Tags for each sentence, run in length-sorted batches (least padding)."""
+        device = next(model.parameters()).device
+        model.eval()
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].words))
+        out: list[list[str]] = [[] for _ in sentences]
+        names = self.encoding.tags.tokens
+        with torch.no_grad():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start:start + batch_size]
+                batch = self.collate([self.encoding.encode(Sentence(sentences[i].words)) for i in chunk])
+                batch = {k: v.to(device) for k, v in batch.items() if k != "tags"}
+                scores = model(**batch)
+                predicted = model.decode(scores, mask_of(batch["lengths"], scores.shape[1])).tolist()
+                for i, ids in zip(chunk, predicted):
+                    out[i] = [names[t] for t in ids[:len(sentences[i].words)]]
+        return out
+
+    def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
+        column = self.cfg.data.tag_column
+        if options.input_format == "conllu":
+            sentences = parse_conllu(inputs, "<input>", column, require_tags=False)
+        elif options.input_format == "text":
+            sentences = [Sentence(line.split()) for line in inputs]
+        else:
+            raise UserError(f"--format: expected text or conllu, got {options.input_format!r}")
+        tagged = [s for s in sentences if s.words]
+        if not tagged:
+            raise UserError('no input: give a tokenised sentence, e.g. seqtrain predict CKPT "The dog ate the apple ."')
+        tags = iter(self.tag(model, tagged, options.batch_size))
+        tags = [next(tags) if s.words else [] for s in sentences]
+        records = [{"words": s.words, "tags": t} for s, t in zip(sentences, tags) if s.words]
+        if options.input_format == "conllu":
+            text = "\n".join(fill_conllu(list(inputs), sentences, tags, column))
+        else:
+            text = "\n".join(" ".join(f"{w}/{t}" for w, t in zip(s.words, ts)) for s, ts in zip(sentences, tags))
+        states = self.states(model, tagged) if options.states else {}
+        return Prediction(text=text, records=records, states=states)
+
+    def states(self, model, sentences: list[Sentence]) -> dict:
+        """Every-step encoder states of the sentences, in input order."""
+        batch = self.collate([self.encoding.encode(Sentence(s.words)) for s in sentences])
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            states = model.all_states(**{k: v.to(device) for k, v in batch.items() if k != "tags"})
+        return {k: v.cpu() for k, v in states.items()} | {"lengths": batch["lengths"]}
+
+
+def split(sentences: list[Sentence], dev_fraction: float, seed: int) -> tuple[list, list]:
+    """A fixed, seeded train/dev split of one file (the same on every run and machine)."""
+    order = list(range(len(sentences)))
+    random.Random(seed).shuffle(order)
+    n_dev = round(len(sentences) * dev_fraction)
+    held = set(order[:n_dev])
+    return ([s for i, s in enumerate(sentences) if i not in held],
+            [s for i, s in enumerate(sentences) if i in held])
