@@ -121,20 +121,20 @@ def apply_override(raw: dict, item: str) -> None:
     key, sep, value = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise UserError(f"override '{item}': expected KEY=VALUE, e.g. train.epochs=5")
+        raise UserError(f"override {item!r}: expected KEY=VALUE, e.g. train.epochs=5")
     try:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except yaml.YAMLError:
         parsed = value
     parts = [part.strip() for part in key.split(".")]
     if not all(parts):
-        raise UserError(f"override '{item}': the key '{key}' has an empty part; expected KEY=VALUE, e.g. train.epochs=5")
+        raise UserError(f"override {item!r}: the key {key!r} has an empty part; expected KEY=VALUE, e.g. train.epochs=5")
     node = raw
     for part in parts[:-1]:
         if node.get(part) is None:  # absent, or an empty section (`train:` in the YAML)
             node[part] = {}
         if not isinstance(node[part], dict):
-            raise UserError(f"override '{item}': {part} is not a section")
+            raise UserError(f"override {item!r}: {part} is not a section")
         node = node[part]
     node[parts[-1]] = parsed
 
@@ -190,6 +190,7 @@ def check_keys(values: dict, valid: list[str], prefix: str) -> None:
     for key in values:
         if key not in valid:
             name = f"{prefix}.{key}" if prefix else str(key)
+            name = name if name.isprintable() else repr(name)  # one line, whatever the key holds
             raise UserError(f"{name}: unknown key{suggest(str(key), valid)} "
                             f"(valid: {', '.join(valid)})")
 
