@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from seqtrain.errors import UserError
+from seqtrain.textfile import read_text
 
 FORMATS = ("auto", "conllu", "wordtag", "tsv")
 TAG_COLUMNS = {"upos": 3, "xpos": 4}
@@ -29,13 +30,7 @@ class Sentence:
 
 
 def read_lines(path: str | Path) -> list[str]:
-    path = Path(path)
-    try:
-        return path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror}") from None
+    return read_text(path).splitlines()  # a non-UTF-8 file is an error that guesses its encoding
 
 
 def read_tagged(path: str | Path, fmt: str = "auto", tag_column: str = "upos") -> list[Sentence]:
@@ -70,6 +65,8 @@ def parse_conllu(lines: Iterable[str], path: str | Path = "<input>", tag_column:
     column = TAG_COLUMNS[tag_column]
     sentences: list[Sentence] = []
     current = Sentence([], [])
+    comments_from = None  # line of the first comment of a sentence that has no token yet
+    empty_at = None       # first sentence that was only comments
     for index, line in enumerate(lines):
         number = index + 1
         if index == 0:
@@ -77,12 +74,15 @@ def parse_conllu(lines: Iterable[str], path: str | Path = "<input>", tag_column:
         if not line.strip():
             if current.words:
                 sentences.append(current)
-            current = Sentence([], [])
+            elif comments_from is not None:
+                empty_at = empty_at or comments_from
+            current, comments_from = Sentence([], []), None
             continue
         if line.startswith("#"):
             if current.words:
                 raise UserError(f"{path}:{number}: comment line inside a sentence "
                                 f"(comments go before a sentence's first token)")
+            comments_from = comments_from or number
             continue
         cols = line.split("\t")
         if len(cols) != 10:
@@ -105,6 +105,9 @@ def parse_conllu(lines: Iterable[str], path: str | Path = "<input>", tag_column:
         current.token_lines.append(index)
     if current.words:
         sentences.append(current)
+    empty_at = empty_at or (comments_from if not current.words else None)
+    if empty_at is not None and sentences:  # (a file of comments alone has no sentences: the caller says so)
+        raise UserError(f"{path}:{empty_at}: a sentence with no tokens (only comment lines)")
     return sentences
 
 
