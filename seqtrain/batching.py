@@ -6,6 +6,8 @@ distributed run agrees on it without communicating (the idea of DistributedSampl
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 
 BUCKET_BATCHES = 50  # examples are sorted by length within windows of this many batches
@@ -35,6 +37,23 @@ def eval_batches(sizes: list[int], batch_size: int, rank: int = 0, world_size: i
     order = sorted(range(len(sizes)), key=lambda i: sizes[i])
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     return batches[rank::world_size]
+
+
+def prefetch(make, items, ahead: bool):
+    """make(item) for each item, in order. With ahead=True the next one is made in a background
+    thread while the caller works on the current one."""
+    if not ahead:
+        yield from (make(item) for item in items)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for item in items:
+            following = pool.submit(make, item)
+            if pending is not None:
+                yield pending.result()
+            pending = following
+        if pending is not None:
+            yield pending.result()
 
 
 def to_device(batch, device: torch.device):

@@ -14,7 +14,7 @@ from typing import Literal
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from seqtrain.config import opt
 from seqtrain.errors import UserError
@@ -79,10 +79,8 @@ class Recurrent(nn.Module):
             return output, final
         if lengths is None:
             return self.rnn(x, hx)
-        packed = pack_padded_sequence(x, on_host(lengths), batch_first=True, enforce_sorted=False)
-        output, final = self.rnn(packed, hx)
-        output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.shape[1])
-        return output, final
+        output, final = self.rnn(pack(x, lengths), hx)
+        return unpack(output, x.shape[1]), final
 
     def all_states(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """h (and c for LSTM) at every step: each [num_layers, directions, B, T, hidden_size].
@@ -154,6 +152,26 @@ class Recurrent(nn.Module):
             h, c = new_h, new_c
             hs[t], cs[t] = h, c
         return torch.stack(hs, 1), torch.stack(cs, 1)
+
+
+# pack_padded_sequence(enforce_sorted=False) and pad_packed_sequence each wait for the GPU on every
+# call (a blocking copy of the sort order to it, a copy of the order back); these two don't.
+
+def pack(x: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
+    """pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)."""
+    lengths, order = torch.sort(on_host(lengths), descending=True)
+    if x.is_cuda:
+        order = order.pin_memory().to(x.device, non_blocking=True)
+    packed = pack_padded_sequence(x.index_select(0, order), lengths, batch_first=True)
+    unsort = torch.empty_like(order).scatter_(0, order, torch.arange(len(order), device=order.device))
+    return PackedSequence(packed.data, packed.batch_sizes, order, unsort)
+
+
+def unpack(packed: PackedSequence, total_length: int) -> torch.Tensor:
+    """pad_packed_sequence(packed, batch_first=True, total_length=total_length)[0]."""
+    padded, _ = pad_packed_sequence(PackedSequence(packed.data, packed.batch_sizes), batch_first=True,
+                                    total_length=total_length)
+    return padded.index_select(0, packed.unsorted_indices)
 
 
 def on_host(lengths: torch.Tensor) -> torch.Tensor:

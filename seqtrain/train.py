@@ -22,7 +22,7 @@ import torch
 import yaml
 
 from seqtrain import __version__, distributed
-from seqtrain.batching import epoch_batches, eval_batches, to_device
+from seqtrain.batching import epoch_batches, eval_batches, prefetch, to_device
 from seqtrain.checkpoint import REQUIRED, load_checkpoint, save_checkpoint
 from seqtrain.config import Config, data_root, resolve_paths
 from seqtrain.errors import UserError
@@ -192,9 +192,12 @@ class Loop:
     def run_epoch(self) -> str:
         p, tc = self.progress, self.tc
         plan = self.epoch_plan(p.epoch)
-        for index in range(p.batch_in_epoch, len(plan)):
-            examples = [self.splits.train[i] for i in plan[index]]
-            stepped = self.step(examples, index)
+        todo = range(p.batch_in_epoch, len(plan))
+        examples = lambda i: [self.splits.train[j] for j in plan[i]]  # noqa: E731
+        batches = prefetch(lambda i: to_device(self.task.collate(examples(i)), self.device), todo,
+                           ahead=self.device.type == "cuda")  # the host builds batch i+1 while the GPU runs step i
+        for index, batch in zip(todo, batches):
+            stepped = self.step(examples(index), index, batch)
             p.batch_in_epoch = index + 1
             # one process alone acts on Ctrl-C at once; a group agrees on it at the next sync
             if stepped and p.step % tc.log_every == 0 or self.stop_requested and self.world.size == 1:
@@ -220,11 +223,11 @@ class Loop:
         return min(total, self.tc.max_steps) if self.tc.max_steps else total
 
     # ---------------------------------------------------------------- one step
-    def step(self, examples: list, index: int) -> bool:
-        """One optimizer step; False if the batch was skipped (a non-finite loss, on_nan=skip_batch).
-        Nothing here waits for the GPU, except the finite check that skip_batch needs."""
+    def step(self, examples: list, index: int, batch: dict) -> bool:
+        """One optimizer step on `batch` (the examples, collated and on the device); False if it was
+        skipped (a non-finite loss, on_nan=skip_batch). Nothing here waits for the GPU, except the
+        finite check that skip_batch needs."""
         p = self.progress
-        batch = to_device(self.task.collate(examples), self.device)
         self.trained.train()
         with self.autocast():
             loss = self.task.loss(self.trained, batch)

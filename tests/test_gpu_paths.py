@@ -99,10 +99,10 @@ def test_training_on_cuda_in_each_precision(tmp_path, precision):
 def test_cuda_steps_never_wait_for_the_gpu(tmp_path, monkeypatch, config):
     step = Loop.step
 
-    def step_that_must_not_sync(self, examples, index):
+    def step_that_must_not_sync(self, examples, index, batch):
         torch.cuda.set_sync_debug_mode("error")  # any synchronising call in the step raises
         try:
-            return step(self, examples, index)
+            return step(self, examples, index, batch)
         finally:
             torch.cuda.set_sync_debug_mode("default")
 

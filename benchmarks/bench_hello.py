@@ -1,0 +1,25 @@
+"""hello -> ohlol: trainer vs hand loop (chars/s), and predict throughput (chars/s)."""
+
+import tempfile
+from pathlib import Path
+
+from common import bench_args, compare_training, emit, timed
+
+from seqtrain.inference import predict
+from seqtrain.task import PredictOptions
+
+
+def main() -> None:
+    args = bench_args(default_steps=300)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        result = compare_training("configs/hello-embedding.yaml", args.device, args.steps, run,
+                                  "data.repeat=2048", "train.batch_size=16", *args.overrides)
+        inputs = ["hello", "ohlol", "lleho", "hhhhh"] * 250
+        seconds, _ = timed(predict, run / "checkpoints" / "last.pt", inputs, PredictOptions(), device=args.device)
+    emit({"task": "hello", "unit": "chars", **result, "infer": "predict",
+          "infer_tok_s": sum(map(len, inputs)) / seconds})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""sin -> cos: trainer vs hand loop (time steps/s), and predict throughput (values/s)."""
+
+import math
+import tempfile
+from pathlib import Path
+
+from common import bench_args, compare_training, emit, timed
+
+from seqtrain.inference import predict
+from seqtrain.task import PredictOptions
+
+
+def main() -> None:
+    args = bench_args(default_steps=100)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        result = compare_training("configs/sincos.yaml", args.device, args.steps, run, *args.overrides)
+        series = ",".join(f"{math.sin(0.1 * t):.4f}" for t in range(2000))
+        seconds, _ = timed(lambda: [predict(run / "checkpoints" / "last.pt", [series], PredictOptions(),
+                                            device=args.device) for _ in range(5)])
+    emit({"task": "sincos", "unit": "steps", **result, "infer": "predict", "infer_tok_s": 5 * 2000 / seconds})
+
+
+if __name__ == "__main__":
+    main()
