@@ -14,10 +14,12 @@ BUCKET_BATCHES = 50  # examples are sorted by length within windows of this many
 
 
 def epoch_batches(sizes: list[int], batch_size: int, *, seed: int, epoch: int, bucket: bool = True,
-                  rank: int = 0, world_size: int = 1) -> list[list[int]]:
-    """Index lists for one training epoch; with world_size > 1, this process's share (all equal length)."""
+                  rank: int = 0, world_size: int = 1, shuffle: bool = True) -> list[list[int]]:
+    """Index lists for one training epoch; with world_size > 1, this process's share (all equal length).
+    shuffle=False keeps the examples in their order (and unbucketed)."""
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    order = torch.randperm(len(sizes), generator=generator).tolist()
+    order = torch.randperm(len(sizes), generator=generator).tolist() if shuffle else list(range(len(sizes)))
+    bucket = bucket and shuffle
     if bucket:
         window = batch_size * BUCKET_BATCHES
         order = [i for start in range(0, len(order), window)

@@ -280,6 +280,21 @@ def resolve_data_path(value: str, root: Path, key: str) -> Path:
     raise UserError(f"{key}: file not found: {value}{where}")
 
 
+def resolve_data_glob(value: str, root: Path, key: str) -> list[Path]:
+    """Like resolve_data_path; a pattern with * ? or [ gives every matching file, sorted."""
+    if not any(c in value for c in "*?["):
+        return [resolve_data_path(value, root, key)]
+    path = Path(value).expanduser()
+    bases = [Path(path.anchor)] if path.is_absolute() else [root, SAMPLES_DIR]
+    pattern = str(path.relative_to(path.anchor)) if path.is_absolute() else value
+    for base in bases:
+        matches = sorted(p for p in base.glob(pattern) if p.is_file())
+        if matches:
+            return matches
+    where = "" if path.is_absolute() else f" under the data root {root} (set --data-dir or $SEQTRAIN_DATA)"
+    raise UserError(f"{key}: no file matches {value}{where}")
+
+
 def resolve_paths(section: Any, root: Path, prefix: str) -> dict[str, Path]:
     """Resolve every `path=True` field of a data section; missing files fail here, before training."""
     found = {}
@@ -292,8 +307,8 @@ def resolve_paths(section: Any, root: Path, prefix: str) -> dict[str, Path]:
         if not f.metadata.get("path") or not value:
             continue
         if isinstance(value, list):
-            for i, v in enumerate(value):
-                found[f"{f.name}[{i}]"] = resolve_data_path(v, root, f"{prefix}.{f.name}")
+            paths = [p for v in value for p in resolve_data_glob(v, root, f"{prefix}.{f.name}")]
+            found.update({f"{f.name}[{i}]": p for i, p in enumerate(paths)})
         else:
             found[f.name] = resolve_data_path(value, root, f"{prefix}.{f.name}")
     return found

@@ -50,6 +50,8 @@ class Task(Protocol):
     ModelConfig: type           # dataclass of the config's `model` section
     monitor: tuple[str, str]    # default metric for best.pt / early stopping, and "max" or "min"
     run_dir: Path | None        # set by the trainer before load_data: where a task may cache derived files
+    # optional: `sequential = True` makes the trainer batch training examples in their order, unshuffled
+    # (for a task that carries state from one batch to the next)
 
     def __init__(self, cfg: Any) -> None: ...
 

@@ -216,7 +216,8 @@ class Loop:
 
     def epoch_plan(self, epoch: int) -> list[list[int]]:
         return epoch_batches(self.sizes, self.tc.batch_size, seed=self.cfg.seed, epoch=epoch,
-                             bucket=self.tc.bucket, rank=self.world.rank, world_size=self.world.size)
+                             bucket=self.tc.bucket, shuffle=not getattr(self.task, "sequential", False),
+                             rank=self.world.rank, world_size=self.world.size)
 
     def total_steps(self, steps_per_epoch: int) -> int:
         total = steps_per_epoch * self.tc.epochs
