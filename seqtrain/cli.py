@@ -120,6 +120,62 @@ def info(
         print_info(result)
 
 
+@app.command("generate-poem")
+def generate_poem(
+    checkpoint: Path = typer.Argument(..., help="a poetry checkpoint, e.g. trained with configs/tang.yaml (or its run directory)"),
+    start: str = typer.Option("", "--start", help="the poem begins with this, e.g. 床前明月光 (a partial line is fine)"),
+    acrostic: str = typer.Option("", "--acrostic", help="the lines begin with these characters in order, e.g. 春夏秋冬 (藏头诗)"),
+    form: int = typer.Option(0, "--form", help="5 or 7 characters per line (default: the first line decides)"),
+    lines: int = typer.Option(0, "--lines", help="4 or 8 lines (default: the acrostic's length, else the model decides); "
+                                                  "with no --form, --lines or --acrostic the model writes freely"),
+    temperature: float = typer.Option(0.8, "--temperature", help="below 1: safer choices; 0: always the likeliest"),
+    top_k: int = typer.Option(0, "--top-k", help="sample among the k likeliest characters (0: all)"),
+    top_p: float = typer.Option(1.0, "--top-p", help="sample among the likeliest characters whose probabilities sum to p"),
+    repetition_penalty: float = typer.Option(1.0, "--repetition-penalty", help="above 1 discourages repeating characters"),
+    seed: int = typer.Option(0, "--seed", help="same seed and options, same poems (poem i uses seed + i)"),
+    num: int = typer.Option(1, "--num", "-n", help="how many poems"),
+    max_chars: int = typer.Option(120, "--max-chars", help="free writing stops after this many characters"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON records (chinese-poetry fields and the request)"),
+    device: Optional[str] = Device,
+):
+    """Write poems with a trained poetry model: a chosen form, acrostic or beginning, guaranteed."""
+    from seqtrain.generate import PoemRequest, format_poems, generate_from_checkpoint
+    from seqtrain.inference import dumps
+
+    request = PoemRequest(start=start, acrostic=acrostic, form=form, lines=lines, temperature=temperature,
+                          top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed, num=num,
+                          max_chars=max_chars)
+    result = generate_from_checkpoint(checkpoint, request, device=device or "cpu")
+    echo(dumps(result["poems"]) if json_out else format_poems(result["poems"]))
+    if num > 1:
+        typer.echo(f"{num} poems in {result['seconds']:.2f} s ({result['poems_per_second']:.1f} poems/s)", err=True)
+
+
+@app.command("eval-poems")
+def eval_poems(
+    file: Path = typer.Argument(..., help="poems to score: generate-poem output (text, or --json records)"),
+    reference: Path = typer.Option(..., "--reference", "-r", help="the poetry config or checkpoint the poems are "
+                                   "compared with: its training split for copied lines, its validation split for real poems"),
+    form: int = typer.Option(0, "--form", help="requested characters per line, for poems whose file does not record it"),
+    lines: int = typer.Option(0, "--lines", help="requested number of lines (same)"),
+    acrostic: str = typer.Option("", "--acrostic", help="requested line heads (same)"),
+    start: str = typer.Option("", "--start", help="requested beginning (same)"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON for machines"),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Score written poems beside real ones: form, acrostic/start, distinct characters, repeats, copies."""
+    from seqtrain.inference import dumps
+    from seqtrain.poem_eval import evaluate_poems
+
+    result = evaluate_poems(file, reference, data_dir=data_dir, form=form, lines=lines, acrostic=acrostic, start=start)
+    if json_out:
+        echo(dumps(result))
+    else:
+        from seqtrain.report import print_evaluation
+
+        print_evaluation(result)
+
+
 @app.command("config")
 def show_config(task: str = typer.Argument(..., help="task name, e.g. hello, sincos")):
     """Print every config key of a task with its default and meaning (a starting YAML)."""

@@ -1,0 +1,125 @@
+"""How written poems compare with real ones (`seqtrain eval-poems`).
+
+Each figure is computed for the poems in a file and, beside it, for real poems of the same form from
+the validation split of a reference run: form validity, acrostic and start compliance, the share of
+distinct characters per poem, the share of repeated lines, and the share of lines copied verbatim
+from the training split.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from seqtrain.errors import UserError
+from seqtrain.generate import FORMS, LINE_COUNTS
+from seqtrain.poems import form_of, is_hanzi, lines_of, normalise, read_text_poems
+
+
+def form_valid(text: str, form: int = 0, lines: int = 0) -> bool:
+    """`lines` lines of `form` characters (any 5/7 x 4/8 when 0), ， after odd lines and 。 (or ？！)
+    after even ones."""
+    chars, n = form_of(text)
+    marks = [c for c in text if not is_hanzi(c)]
+    pattern = all(m == "，" if i % 2 == 0 else m in "。？！" for i, m in enumerate(marks))
+    return (chars in ((form,) if form else FORMS) and n in ((lines,) if lines else LINE_COUNTS)
+            and pattern and len(marks) == n)
+
+
+def read_written(path: Path, defaults: dict) -> list[tuple[str, dict]]:
+    """(text, request) pairs from generate-poem output: --json records (their own request) or text."""
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    if path.suffix != ".json":
+        return [(p.text, dict(defaults)) for p in read_text_poems(path)]
+    try:
+        items = json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
+    if not isinstance(items, list):
+        raise UserError(f"{path}: expected a JSON list of poems")
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            out.append((normalise(item), dict(defaults)))
+        elif isinstance(item, dict) and ("poem" in item or "paragraphs" in item):
+            text = item.get("poem") or "".join(item.get("paragraphs") or [])
+            out.append((normalise(str(text)), {**defaults, **{k: v for k, v in (item.get("request") or {}).items() if v}}))
+        else:
+            raise UserError(f"{path}: poem {i + 1}: expected a string or an object with \"poem\" or \"paragraphs\"")
+    return out
+
+
+def figures(texts: list[str], requests: list[dict] | None, train_lines: set[str]) -> dict:
+    """Shares over poems (form, heads, start, distinct characters) and over lines (repeated, copied)."""
+    n_lines = repeated = copied = 0
+    form_ok = heads_ok = start_ok = distinct = 0.0
+    n_heads = n_start = 0
+    for i, text in enumerate(texts):
+        req = requests[i] if requests else {}
+        lines = lines_of(text)
+        form_ok += form_valid(text, req.get("form", 0), req.get("lines", 0))
+        if req.get("acrostic"):
+            n_heads += 1
+            heads_ok += "".join(line[:1] for line in lines).startswith(req["acrostic"])
+        if req.get("start"):
+            n_start += 1
+            start_ok += text.startswith(req["start"])
+        chars = [c for c in text if is_hanzi(c)]
+        distinct += len(set(chars)) / max(len(chars), 1)
+        n_lines += len(lines)
+        repeated += len(lines) - len(set(lines))
+        copied += sum(line in train_lines for line in lines)
+    n = max(len(texts), 1)
+    return {"poems": len(texts), "form valid": form_ok / n,
+            "acrostic heads followed": heads_ok / n_heads if n_heads else None,
+            "start followed": start_ok / n_start if n_start else None,
+            "distinct characters per poem": distinct / n,
+            "repeated lines": repeated / max(n_lines, 1), "lines copied from training": copied / max(n_lines, 1)}
+
+
+def reference_corpus(reference: Path, data_dir=None):
+    """(training poems, validation poems) of a config YAML or a checkpoint (or run directory)."""
+    from seqtrain.config import config_from_dict, data_root, load_config, resolve_paths
+    from seqtrain.tasks import TASKS
+
+    if reference.suffix in (".yaml", ".yml"):
+        cfg = load_config(reference)
+    else:
+        from seqtrain.checkpoint import load_checkpoint
+
+        cfg = config_from_dict(load_checkpoint(reference)["config"], source=f"{reference} (stored config)")
+    task = TASKS[cfg.task](cfg)
+    if not hasattr(task, "corpus"):
+        raise UserError(f"{reference}: a {cfg.task} run has no poem corpus to compare with; "
+                        f"give a poetry config or checkpoint (e.g. configs/tang.yaml)")
+    return task.corpus(resolve_paths(cfg.data, data_root(data_dir), "data"))
+
+
+def evaluate_poems(path: Path, reference: Path, *, data_dir=None, form: int = 0, lines: int = 0,
+                   acrostic: str = "", start: str = "") -> dict:
+    defaults = {k: v for k, v in dict(form=form, lines=lines, acrostic=normalise(acrostic),
+                                      start=normalise(start)).items() if v}
+    written = read_written(Path(path), defaults)
+    if not written:
+        raise UserError(f"{path}: no poems")
+    train, valid = reference_corpus(Path(reference), data_dir)
+    train_lines = {line for p in train for line in lines_of(p.text)}
+    forms = {(r.get("form", 0), r.get("lines", 0)) for _, r in written}
+    want_form, want_lines = forms.pop() if len(forms) == 1 else (0, 0)
+    shapes = [(f, n) for f in ((want_form,) if want_form else FORMS) for n in ((want_lines,) if want_lines else LINE_COUNTS)]
+    real = [p.text for p in valid if form_of(p.text) in shapes]
+    ours = figures([t for t, _ in written], [r for _, r in written], train_lines)
+    theirs = figures(real, [{"form": want_form, "lines": want_lines}] * len(real), train_lines)
+    rows = [[name, share(ours[name]), share(theirs[name])] for name in ours if name != "poems"]
+    shape = f"{want_form or '5/7'}-character, {want_lines or '4/8'}-line"
+    return {"data": str(path), "examples": ours["poems"],
+            "metrics": {"poems": ours["poems"], f"real {shape} poems (validation split)": theirs["poems"],
+                        "training lines": len(train_lines)},
+            "tables": [{"title": "written poems beside real ones", "columns": ["figure", "written", "real"],
+                        "rows": rows}],
+            "written": ours, "real": theirs}
+
+
+def share(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
