@@ -110,7 +110,7 @@ def hand_loop(cfg: Config, steps: int, warmup: int = WARMUP) -> dict:
         epoch = 0
         while True:
             yield from epoch_batches(sizes, cfg.train.batch_size, seed=cfg.seed, epoch=epoch,
-                                     bucket=cfg.train.bucket, shuffle=cfg.train.shuffle)
+                                     bucket=cfg.train.bucket, shuffle=not getattr(task, "sequential", False))
             epoch += 1
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.precision)
     autocast = (lambda: torch.autocast("cuda", dtype=dtype)) if dtype and device.type == "cuda" \

@@ -27,6 +27,10 @@ def epoch_batches(sizes: list[int], batch_size: int, *, seed: int, epoch: int, b
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     if bucket:  # windows are sorted; shuffle the batches so lengths don't rise within each window
         batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    if world_size > 1 and not shuffle:
+        # the order matters (streams carried from batch to batch): each process takes its share of
+        # every batch, so that its own batches still follow one another
+        return [b[rank::world_size] for b in batches if len(b) >= world_size]
     if world_size > 1:
         # every process must take the same number of steps, or DDP's gradient sync would hang
         usable = len(batches) - len(batches) % world_size

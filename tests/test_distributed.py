@@ -34,7 +34,7 @@ HELLO = """\
 task: hello
 data: {pairs: [[hello, ohlol]], repeat: 8}
 model: {cell: rnn, hidden_size: 4}
-train: {epochs: 15, batch_size: 4, lr: 0.1, clip_grad_norm: 0, device: cpu, threads: 1}
+train: {epochs: 100000, batch_size: 2, lr: 0.1, clip_grad_norm: 0, device: cpu, threads: 1}
 """
 
 
@@ -128,15 +128,18 @@ def test_two_processes_reach_one_process_quality_sincos(sincos_resumed, sincos_s
     assert max(one, two) / min(one, two) < 3
 
 
-def test_two_processes_reach_one_process_quality_hello(tmp_path):
-    # the dev set is one example: process 1 evaluates nothing and adds zeros to the sums
-    config = write(tmp_path / "hello.yaml", HELLO)
-    one = train(load_config(config), run_dir=tmp_path / "one", quiet=True)
-    two_processes(config, tmp_path / "two", "train.batch_size=2")
+@pytest.mark.parametrize("config, per_process_batch, tolerance", [
+    # dev accuracy of the toy tagger: 42 dev tokens, so 0.1 is 4 tokens (seeds move it by ~2-3)
+    ("configs/pos-toy.yaml", 2, 0.10),
+    # best dev loss (nats/char) of the tiny poetry model: 0.1 nats is 10% in perplexity
+    ("configs/tang-tiny.yaml", 4, 0.10),
+])
+def test_two_processes_reach_one_process_quality(tmp_path, config, per_process_batch, tolerance):
+    one = train(load_config(REPO / config, ["train.threads=1"]), run_dir=tmp_path / "one", quiet=True)
+    two_processes(REPO / config, tmp_path / "two", f"train.batch_size={per_process_batch}")
     two = json.loads((tmp_path / "two" / "summary.json").read_text())
-    assert two["steps"] == one["steps"] == 15 * 2  # 2 batches of 4, or 2 per process of 2
-    assert one["final"]["exact"] == two["final"]["exact"] == 1.0
-    assert one["final"]["loss"] < 0.1 and two["final"]["loss"] < 0.1
+    assert two["steps"] == one["steps"]  # the same global batch: the same number of steps
+    assert abs(two["best"]["value"] - one["best"]["value"]) <= tolerance, (one["best"], two["best"])
 
 
 # ---------------------------------------------------------------- failures and Ctrl-C
@@ -151,10 +154,11 @@ def test_an_error_on_one_process_stops_every_process_with_one_line(sincos_resume
 
 
 def test_ctrl_c_under_torchrun_saves_last_pt_once_and_exits_130(tmp_path):
+    # hello's dev set is one example: process 1 evaluates nothing and adds zeros to the sums
     config = write(tmp_path / "hello.yaml", HELLO)
     run = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "seqtrain", "train", str(config), "--run-dir", str(run),
-                             "--nproc", "2", "--quiet", "-o", "train.epochs=100000", "-o", "train.batch_size=2"],
+                             "--nproc", "2", "--quiet"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     last = run / "checkpoints" / "last.pt"
     deadline = time.monotonic() + 90
@@ -180,6 +184,14 @@ def test_process_shards_partition_the_global_batches():
         assert len({len(s) for s in shards}) == 1  # the same number of steps on every process
         usable = len(whole) - len(whole) % world_size
         assert sorted(map(tuple, sum(shards, []))) == sorted(map(tuple, whole[:usable]))
+
+
+def test_unshuffled_batches_are_shared_within_each_batch():
+    # streams carried across batches (tang data.mode: chunks): batch k holds chunk k of every
+    # stream, so each process takes the same streams from every batch
+    shards = [epoch_batches([5] * 24, 6, seed=0, epoch=0, shuffle=False, rank=r, world_size=2) for r in (0, 1)]
+    assert shards[0] == [[0, 2, 4], [6, 8, 10], [12, 14, 16], [18, 20, 22]]
+    assert shards[1] == [[1, 3, 5], [7, 9, 11], [13, 15, 17], [19, 21, 23]]
 
 
 def test_nproc_is_dropped_from_the_command_torchrun_repeats():
