@@ -164,12 +164,12 @@ def test_chunks_continue_each_other_and_carry_the_state():
     task.loss(model, first)
     carried = task.carried
     assert carried[0].shape == (1, 4, 64) and carried[0].grad_fn is None  # detached
-    loss_carried = task.loss(model, second)
+    loss_carried = task.loss(model, second).item()
     task.carried = None
-    loss_fresh = task.loss(model, second)
-    assert float(loss_carried) != pytest.approx(float(loss_fresh), rel=1e-6)
+    loss_fresh = task.loss(model, second).item()
+    assert loss_carried != pytest.approx(loss_fresh, rel=1e-6)
     task.loss(model, first)  # a stream's first chunk starts from zero, whatever came before
-    assert float(task.loss(model, second)) == pytest.approx(float(loss_carried), rel=1e-6)
+    assert task.loss(model, second).item() == pytest.approx(loss_carried, rel=1e-6)
 
 
 def test_chunk_targets_never_ask_for_the_begin_symbol():
