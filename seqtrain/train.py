@@ -562,12 +562,15 @@ def new_run(run_dir: Path, overwrite: bool, world):
     """Claim RUN_DIR for a new run. A run that stops (bad data, a bad train.monitor, a NaN, Ctrl-C)
     before its first checkpoint leaves nothing behind, and the run it replaced (--overwrite) comes back."""
     created = [p for p in [run_dir, *run_dir.parents] if not p.exists()]  # what this run creates
-    with distributed.all_or_none(world):  # rank 0 alone claims; a refusal stops every process
-        replaced = claim_run_dir(run_dir, overwrite) if world.is_main else None
+    previous = signal.signal(signal.SIGTERM, interrupt)  # until the loop takes over: undo, like Ctrl-C
+    claimed, replaced = False, None
     try:
+        with distributed.all_or_none(world):  # rank 0 alone claims; a refusal stops every process
+            replaced = claim_run_dir(run_dir, overwrite) if world.is_main else None
+        claimed = world.is_main
         yield
     except BaseException:
-        if world.is_main and not (run_dir / "checkpoints" / "last.pt").exists():
+        if claimed and not (run_dir / "checkpoints" / "last.pt").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
             for parent in created[1:]:  # empty parents this run made (runs/NAME/)
                 with contextlib.suppress(OSError):
@@ -576,5 +579,10 @@ def new_run(run_dir: Path, overwrite: bool, world):
                 replaced.rename(run_dir)
         raise
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if replaced is not None and replaced.exists():
             shutil.rmtree(replaced, ignore_errors=True)
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -137,6 +137,47 @@ def test_evaluating_a_corpus_with_unknown_characters_names_them(tmp_path, hello_
     assert_user_error(cli("evaluate", hello_run, pairs), "not in the model's vocabulary", "'xyz'")
 
 
+# ---------------------------------------------------------------- corpora (CoNLL-U for POS, poem JSON for tang)
+
+TOKEN = "1\tdog\tdog\tNOUN\tNN\t_\t0\troot\t_\t_\n"
+
+
+def task_config(tmp_path: Path, task: str, data: str) -> Path:
+    if task not in __import__("seqtrain.tasks", fromlist=["TASKS"]).TASKS:
+        pytest.skip(f"no {task} task in this tree yet")
+    return write(tmp_path / f"{task}.yaml", f"task: {task}\ndata: {data}\ntrain: {{epochs: 1, device: cpu}}\n")
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (b"", "train.conllu: no sentences found"),
+    (bytes(range(256)) * 2, "train.conllu:1: binary data"),
+    (("1\t唐诗\t唐诗\tNOUN\tNN\t_\t0\troot\t_\t_\n").encode("gbk"), "train.conllu:1: not UTF-8 (byte 0xcc); it may be"),
+    (("1\tcafé\tcafé\tNOUN\tNN\t_\t0\troot\t_\t_\n").encode("cp1252"), "it may be Western Windows-1252"),
+    ((TOKEN + "\n2\tdog\tNOUN\n").encode(), "train.conllu:3: expected 10 tab-separated CoNLL-U columns, got 3"),
+    ((TOKEN + "\n# sent_id = 2\n# text =\n\n" + TOKEN).encode(), "train.conllu:3: a sentence with no tokens"),
+])
+def test_bad_conllu_corpus_is_one_line_and_leaves_no_run_directory(tmp_path, data, fragment):
+    corpus = write(tmp_path / "train.conllu", data)
+    config = task_config(tmp_path, "pos", f"{{train: {corpus}}}")
+    assert_user_error(cli("train", config, "--run-dir", tmp_path / "run"), fragment)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("data, fragment", [
+    ('{"not": "a list"}', "poems.json"),
+    ('[{"title": "无题", "author": "佚名"}]', "paragraphs"),
+    ('[{"paragraphs": "床前明月光，疑是地上霜。"}]', "paragraphs"),
+    ("[1, 2, 3]", "poems.json"),
+    ('[{"paragraphs": ["床前明月光', "not valid JSON"),
+    (b"\x00\x01\x02", "poems.json"),
+])
+def test_bad_poem_json_is_one_line_and_leaves_no_run_directory(tmp_path, data, fragment):
+    corpus = write(tmp_path / "poems.json", data)
+    config = task_config(tmp_path, "tang", f"{{files: [{corpus}], min_freq: 1}}")
+    assert_user_error(cli("train", config, "--run-dir", tmp_path / "run"), fragment)
+    assert not (tmp_path / "run").exists()
+
+
 # ---------------------------------------------------------------- predict
 
 def test_predict_with_no_input_is_an_error(hello_run):
@@ -176,6 +217,60 @@ def test_predict_input_file_with_bom_and_crlf(tmp_path, hello_run):
     inputs = write(tmp_path / "inputs.txt", b"\xef\xbb\xbfhello\r\nhello\r\n")
     result = cli("predict", hello_run, "--input", inputs, "--output-format", "json")
     assert result.code == 0 and [r["input"] for r in json.loads(result.out)] == ["hello", "hello"]
+
+
+@pytest.fixture(scope="module")
+def pos_run(tmp_path_factory):
+    from seqtrain.tasks import TASKS
+
+    if "pos" not in TASKS:
+        pytest.skip("no pos task in this tree yet")
+    run = tmp_path_factory.mktemp("pos") / "run"
+    result = cli("train", REPO / "configs" / "pos-toy.yaml", "-o", "train.epochs=1", "--run-dir", run, "-q")
+    assert result.code == 0, result.err
+    return run
+
+
+def test_pos_predict_tags_unknown_words_and_refuses_empty_input(pos_run):
+    result = cli("predict", pos_run, "Zyxqv the dog", "--output-format", "json")
+    assert result.code == 0, result.err
+    record = json.loads(result.out)[0]
+    assert record["words"] == ["Zyxqv", "the", "dog"] and len(record["tags"]) == 3  # the unknown word is tagged
+    assert_user_error(cli("predict", pos_run), "no input")
+    assert_user_error(cli("predict", pos_run, "   "), "no input")
+
+
+def test_pos_predict_of_a_very_long_sentence_does_not_crash(pos_run):
+    result = cli("predict", pos_run, " ".join(["dog"] * 20000))
+    assert result.code == 0 and len(result.out.split()) == 20000
+    assert all(token.startswith("dog/") for token in result.out.split())
+
+
+@pytest.fixture(scope="module")
+def tang_run(tmp_path_factory):
+    from seqtrain.tasks import TASKS
+
+    if "tang" not in TASKS:
+        pytest.skip("no tang task in this tree yet")
+    run = tmp_path_factory.mktemp("tang") / "run"
+    result = cli("train", REPO / "configs" / "tang-tiny.yaml", "-o", "train.epochs=1", "--run-dir", run, "-q")
+    assert result.code == 0, result.err
+    return run
+
+
+@pytest.mark.parametrize("option, text, unknown", [("--start", "人山abc", "a b c"), ("--acrostic", "人Ω山", "Ω")])
+def test_generate_poem_names_characters_outside_the_vocabulary(tang_run, option, text, unknown):
+    assert_user_error(cli("generate-poem", tang_run, option, text), option, unknown)
+
+
+def test_generate_poem_from_a_very_long_beginning_does_not_crash(tang_run):
+    result = cli("generate-poem", tang_run, "--start", "白日上山江月照人" * 300)
+    if result.code:  # longer than any poem it may write: a clean refusal is fine, a crash is not
+        assert_user_error(result, "--start")
+
+
+def test_generate_poem_with_a_checkpoint_of_another_task_is_one_line(tang_run, hello_run):
+    assert_user_error(cli("generate-poem", hello_run), "hello")
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -268,6 +363,27 @@ def test_a_run_directory_in_use_is_not_reused_without_overwrite(hello_config, he
     before = snapshot(hello_run)
     assert_user_error(cli("train", hello_config, "--run-dir", hello_run), "already holds a run", "--overwrite")
     assert snapshot(hello_run) == before
+
+
+def test_a_directory_of_other_files_is_not_taken_as_a_run_directory(tmp_path, hello_config):
+    (tmp_path / "mine").mkdir()
+    write(tmp_path / "mine" / "notes.txt", "precious")
+    assert_user_error(cli("train", hello_config, "--run-dir", tmp_path / "mine"), "already holds a run")
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
+def test_sigterm_while_data_loads_exits_130_and_leaves_no_run_directory(tmp_path, hello_config, monkeypatch):
+    from seqtrain.tasks.hello import HelloTask
+
+    real = HelloTask.load_data
+
+    def load_data(self, paths):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the data is read, before any checkpoint
+        return real(self, paths)
+
+    monkeypatch.setattr(HelloTask, "load_data", load_data)
+    assert cli("train", hello_config, "--run-dir", tmp_path / "run", "-q").code == 130
+    assert not (tmp_path / "run").exists()
 
 
 def test_overwrite_replaces_a_run(hello_config, hello_run):
@@ -396,18 +512,33 @@ def fault_runs(tmp_path_factory):
     return config, root / "whole"
 
 
-def start_and_stop(config: Path, run: Path, sig: int) -> subprocess.CompletedProcess:
-    """Train in a fresh process and send SIG once the first checkpoint exists (mid-epoch, mid-run)."""
-    proc = subprocess.Popen([sys.executable, "-m", "seqtrain", "train", str(config), "--run-dir", str(run), "-q"],
-                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (run / "checkpoints" / "last.pt").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+@pytest.fixture(scope="module")
+def stopped_runs(fault_runs, tmp_path_factory) -> dict:
+    """The fault config trained in three fresh processes at once; each gets its signal (kill -9, Ctrl-C,
+    SIGTERM) as soon as its first checkpoint exists: mid-epoch, mid-run."""
+    config, _ = fault_runs
+    root = tmp_path_factory.mktemp("stopped")
+    procs = {}
+    for sig in (signal.SIGKILL, signal.SIGINT, signal.SIGTERM):
+        run = root / sig.name
+        procs[sig] = run, subprocess.Popen(
+            [sys.executable, "-m", "seqtrain", "train", str(config), "--run-dir", str(run), "-q"], cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiting, deadline = set(procs), time.monotonic() + 180
+    while waiting:
+        for sig in list(waiting):
+            run, proc = procs[sig]
+            if (run / "checkpoints" / "last.pt").exists():
+                proc.send_signal(sig)
+                waiting.discard(sig)
+            else:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.005)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    results = {}
+    for sig, (run, proc) in procs.items():
+        out, err = proc.communicate(timeout=180)
+        results[sig] = run, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return results
 
 
 def assert_same_weights(run_a: Path, run_b: Path) -> None:
@@ -425,10 +556,9 @@ def dev_records(run: Path) -> list:
     return [(r["step"], r["metrics"]) for r in records if r["split"] == "dev"]
 
 
-def test_kill_9_then_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, fault_runs):
+def test_kill_9_then_resume_ends_with_the_weights_of_an_uninterrupted_run(fault_runs, stopped_runs):
     config, whole = fault_runs
-    run = tmp_path / "run"
-    killed = start_and_stop(config, run, signal.SIGKILL)
+    run, killed = stopped_runs[signal.SIGKILL]
     assert killed.returncode == -signal.SIGKILL
     stopped_at = load_checkpoint(run / "checkpoints" / "last.pt")["progress"]
     assert stopped_at["step"] < 72 and stopped_at["batch_in_epoch"] not in (0, 12)  # mid-run, mid-epoch
@@ -439,10 +569,9 @@ def test_kill_9_then_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_pa
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_ctrl_c_or_sigterm_saves_last_pt_and_says_how_to_resume(tmp_path, fault_runs, sig):
+def test_ctrl_c_or_sigterm_saves_last_pt_and_says_how_to_resume(fault_runs, stopped_runs, sig):
     config, whole = fault_runs
-    run = tmp_path / "run"
-    stopped = start_and_stop(config, run, sig)
+    run, stopped = stopped_runs[sig]
     assert stopped.returncode == 130 and "Traceback" not in stopped.stderr
     resume_line = f"resume with: seqtrain train {run / 'config.yaml'} --resume {run}"
     assert resume_line in stopped.stderr
