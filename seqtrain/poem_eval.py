@@ -14,6 +14,7 @@ from pathlib import Path
 from seqtrain.errors import UserError
 from seqtrain.generate import FORMS, LINE_COUNTS
 from seqtrain.poems import form_of, is_hanzi, lines_of, normalise, read_text_poems
+from seqtrain.textfile import read_text
 
 
 def form_valid(text: str, form: int = 0, lines: int = 0) -> bool:
@@ -26,6 +27,11 @@ def form_valid(text: str, form: int = 0, lines: int = 0) -> bool:
             and pattern and len(marks) == n)
 
 
+def well_formed(record: dict) -> bool:
+    paragraphs, request = record.get("paragraphs") or [], record.get("request") or {}
+    return isinstance(paragraphs, list) and all(isinstance(p, str) for p in paragraphs) and isinstance(request, dict)
+
+
 def read_written(path: Path, defaults: dict) -> list[tuple[str, dict]]:
     """(text, request) pairs from generate-poem output: --json records (their own request) or text."""
     if not path.is_file():
@@ -33,16 +39,18 @@ def read_written(path: Path, defaults: dict) -> list[tuple[str, dict]]:
     if path.suffix != ".json":
         return [(p.text, dict(defaults)) for p in read_text_poems(path)]
     try:
-        items = json.loads(path.read_text(encoding="utf-8-sig"))
+        items = json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise UserError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a poem file: nested too deeply") from None
     if not isinstance(items, list):
         raise UserError(f"{path}: expected a JSON list of poems")
     out = []
     for i, item in enumerate(items):
         if isinstance(item, str):
             out.append((normalise(item), dict(defaults)))
-        elif isinstance(item, dict) and ("poem" in item or "paragraphs" in item):
+        elif isinstance(item, dict) and ("poem" in item or "paragraphs" in item) and well_formed(item):
             text = item.get("poem") or "".join(item.get("paragraphs") or [])
             out.append((normalise(str(text)), {**defaults, **{k: v for k, v in (item.get("request") or {}).items() if v}}))
         else:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqtrain.errors import UserError
+from seqtrain.textfile import read_text
 
 PUNCTUATION = "，。；？！"                # what a kept poem may contain besides characters
 HALF_WIDTH = str.maketrans(",.;?!", PUNCTUATION)
@@ -76,11 +77,11 @@ def rejection(text: str) -> str | None:
 def read_json_poems(path: Path) -> list[Poem]:
     """Every poem of one chinese-poetry JSON file, normalised but not yet filtered."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not UTF-8 text (byte {e.start})") from None
+        data = json.loads(read_text(path))  # read_text: UTF-8, or an error that guesses the encoding
     except json.JSONDecodeError as e:
         raise UserError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a poem file: nested too deeply") from None
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
@@ -96,10 +97,7 @@ def read_json_poems(path: Path) -> list[Poem]:
 
 def read_text_poems(path: Path) -> list[Poem]:
     """Poems in plain text: one poem per block, blocks separated by blank lines."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    text = read_text(path)
     blocks = re.split(r"\n\s*\n", text.strip())
     return [Poem("", "", normalise(block)) for block in blocks if block.strip()]
 

@@ -181,6 +181,20 @@ def test_poem_files_load_or_give_a_clean_error(content):
     loads_or_user_error(poems.read_poems, scratch_file("poems.json", content))
 
 
+paragraph_lists = st.lists(st.one_of(st.text(max_size=5), st.integers()), max_size=3)
+written_records = st.lists(st.one_of(json_values, st.fixed_dictionaries(
+    {"poem": st.one_of(st.text(max_size=10), json_values)},
+    optional={"request": json_values, "paragraphs": paragraph_lists})), max_size=3)
+
+
+@FAST
+@given(st.one_of(st.builds(json.dumps, written_records), st.text(max_size=60), st.binary(max_size=60)),
+       st.sampled_from([".json", ".txt"]))
+def test_written_poem_files_load_or_give_a_clean_error(content, suffix):
+    poem_eval = pytest.importorskip("seqtrain.poem_eval", reason="eval-poems is not there yet")
+    loads_or_user_error(poem_eval.read_written, scratch_file("written" + suffix, content), {})
+
+
 # ---------------------------------------------------------------- checkpoints
 
 @pytest.fixture(scope="module")
