@@ -116,7 +116,7 @@ def test_any_bytes_decode_or_give_a_clean_error(data):
 def test_utf8_text_with_or_without_bom_and_crlf_reads_back(text, bom, crlf):
     body = text.replace("\n", "\r\n") if crlf else text
     data = (b"\xef\xbb\xbf" if bom else b"") + body.encode("utf-8")
-    assert decode(data, "file.txt") == body
+    assert decode(data, "file.txt") == (body if bom else body.removeprefix("\ufeff"))  # one leading BOM goes
 
 
 # ---------------------------------------------------------------- readers
