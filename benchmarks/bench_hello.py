@@ -17,7 +17,7 @@ def main() -> None:
                                   "data.repeat=2048", "train.batch_size=16", *args.overrides)
         inputs = ["hello", "ohlol", "lleho", "hhhhh"] * 250
         seconds, _ = timed(predict, run / "checkpoints" / "last.pt", inputs, PredictOptions(), device=args.device)
-    emit({"task": "hello", "unit": "chars", **result, "infer": "predict",
+    emit({"task": "hello", "unit": "chars", "config": "configs/hello-embedding.yaml", **result, "infer": "predict",
           "infer_tok_s": sum(map(len, inputs)) / seconds})
 
 

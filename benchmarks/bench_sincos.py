@@ -18,7 +18,7 @@ def main() -> None:
         series = ",".join(f"{math.sin(0.1 * t):.4f}" for t in range(2000))
         seconds, _ = timed(lambda: [predict(run / "checkpoints" / "last.pt", [series], PredictOptions(),
                                             device=args.device) for _ in range(5)])
-    emit({"task": "sincos", "unit": "steps", **result, "infer": "predict", "infer_tok_s": 5 * 2000 / seconds})
+    emit({"task": "sincos", "unit": "steps", "config": "configs/sincos.yaml", **result, "infer": "predict", "infer_tok_s": 5 * 2000 / seconds})
 
 
 if __name__ == "__main__":

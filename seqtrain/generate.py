@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -21,6 +21,10 @@ from seqtrain.errors import UserError
 from seqtrain.poems import PUNCTUATION, is_hanzi, normalise
 
 FORMS, LINE_COUNTS = (5, 7), (4, 8)
+
+
+class StartDoesNotFit(UserError):
+    """--start breaks the requested form."""
 
 
 @dataclass
@@ -36,6 +40,7 @@ class PoemRequest:
     seed: int = 0                # poem i of a request uses seed + i
     num: int = 1
     max_chars: int = 120         # free sampling stops here
+    regular: bool = False        # with no form, lines or acrostic: still 5/7 characters, 4/8 lines
 
     def check(self) -> None:
         if self.form not in (0, *FORMS):
@@ -51,7 +56,7 @@ class PoemRequest:
 
     @property
     def structured(self) -> bool:
-        return bool(self.form or self.lines or self.acrostic)
+        return bool(self.form or self.lines or self.acrostic or self.regular)
 
 
 class Form:
@@ -153,9 +158,9 @@ def filter_logits(logits: torch.Tensor, request: PoemRequest) -> torch.Tensor:
 def generate(model, vocab, request: PoemRequest, *, bos: str, eos: str, specials: set[str],
              unk: str) -> list[dict]:
     """`request.num` poems, written side by side as one batch; records as plain data."""
+    request = replace(request, start=normalise(request.start), acrostic=normalise(request.acrostic))
     request.check()
-    start, heads = normalise(request.start), normalise(request.acrostic)
-    request.start, request.acrostic = start, heads
+    start, heads = request.start, request.acrostic
     check_chars(start, vocab, "--start", unk)
     check_chars(heads, vocab, "--acrostic", unk)
     if any(not is_hanzi(c) for c in heads):
@@ -165,7 +170,7 @@ def generate(model, vocab, request: PoemRequest, *, bos: str, eos: str, specials
     for i, char in enumerate(start):
         allowed = forms[0].allowed()
         if not masks.get(allowed)[vocab.index(char)]:
-            raise UserError(f"--start: character {i + 1} ({char}) does not fit the requested form "
+            raise StartDoesNotFit(f"--start: character {i + 1} ({char}) does not fit the requested form "
                             f"(expected {describe(allowed)} there)")
         for form in forms:
             form.advance(char)

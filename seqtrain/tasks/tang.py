@@ -264,6 +264,14 @@ class TangTask:
         model.train(was_training)
         return [p["poem"] for p in poems]
 
+    def continue_poem(self, model, text: str) -> str:
+        from seqtrain.generate import PoemRequest, StartDoesNotFit
+
+        try:
+            return self.generate(model, PoemRequest(start=text, regular=True))[0]["poem"]
+        except StartDoesNotFit:
+            return self.generate(model, PoemRequest(start=text))[0]["poem"]
+
     def epoch_report(self, model) -> str:
         return "sample: " + self.sample_poems(model, 1)[0]
 
@@ -273,12 +281,11 @@ class TangTask:
         return [path]
 
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
-        """Each input is the beginning of a poem; the model writes the rest (seed 0, free form)."""
-        from seqtrain.generate import PoemRequest
-
+        """Each input is the beginning of a poem; the model writes the rest (seed 0): a regular poem
+        when the beginning allows one, else freely."""
         if not inputs:
             raise UserError("no input: give the beginning of a poem, e.g. seqtrain predict CKPT 床前明月光")
-        outputs = [self.generate(model, PoemRequest(start=text))[0]["poem"] for text in inputs]
+        outputs = [self.continue_poem(model, text) for text in inputs]
         states = {}
         if options.states:
             batch = self.collate([Encoded(torch.tensor(self.encode(P.normalise(t)))) for t in inputs])

@@ -1,0 +1,62 @@
+"""Tang poetry char LM: trainer vs hand loop (chars/s, same model, data and batches, in one run), and
+generate-poem throughput (characters written per second, poems side by side in one batch).
+
+    python benchmarks/bench_tang.py --threads 1       # the full corpus if $SEQTRAIN_DATA has it
+
+Without the corpus it runs on the tiny sample (configs/tang-tiny.yaml): the numbers then say little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from common import REPO, compare_training, emit, timed
+
+from seqtrain.config import data_root
+from seqtrain.generate import PoemRequest, generate_from_checkpoint
+
+
+def arguments():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    parser.add_argument("--steps", type=int, default=30, help="timed training steps per side")
+    parser.add_argument("--poems", type=int, default=64, help="poems per generate-poem call")
+    parser.add_argument("-o", "--override", action="append", default=[], help="KEY=VALUE for both sides")
+    args = parser.parse_args()
+    if not args.config:
+        corpus = data_root() / "chinese-poetry-tang" / "poet.tang.0.json"
+        args.config = "configs/tang.yaml" if corpus.is_file() else "configs/tang-tiny.yaml"
+    args.overrides = [f"train.threads={args.threads}"] if args.threads else ["train.threads=0"]
+    args.overrides += args.override
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
+
+
+def main() -> None:
+    args = arguments()
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        result = compare_training(args.config, args.device, args.steps, run, *args.overrides)
+        checkpoint = run / "checkpoints" / "last.pt"
+        request = lambda: PoemRequest(form=5, lines=4, num=args.poems, seed=1)  # noqa: E731
+        generate_from_checkpoint(checkpoint, PoemRequest(form=5, lines=4, num=2), device=args.device)  # warm-up
+        seconds, out = timed(generate_from_checkpoint, checkpoint, request(), device=args.device)
+        chars = sum(len(p["poem"]) for p in out["poems"])
+    print(f"{args.config} ({args.device}, {torch.get_num_threads()} threads, {args.steps} timed steps)")
+    print(f"  train  seqtrain {result['seqtrain_tok_s']:8,.0f} chars/s   hand loop {result['hand_tok_s']:8,.0f} chars/s"
+          f"   ratio {result['ratio']:.3f}")
+    print(f"  generate-poem  {args.poems} poems (5x4) in {seconds:.2f} s: {chars / seconds:,.0f} chars/s")
+    emit({"task": "tang", "unit": "chars", "config": args.config, **result,
+          "infer": f"generate-poem ({args.poems} poems, one batch)", "infer_tok_s": chars / seconds})
+
+
+if __name__ == "__main__":
+    os.chdir(REPO)
+    main()
