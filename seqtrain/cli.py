@@ -127,7 +127,9 @@ def generate_poem(
     acrostic: str = typer.Option("", "--acrostic", help="the lines begin with these characters in order, e.g. 春夏秋冬 (藏头诗)"),
     form: int = typer.Option(0, "--form", help="5 or 7 characters per line (default: the first line decides)"),
     lines: int = typer.Option(0, "--lines", help="4 or 8 lines (default: the acrostic's length, else the model decides); "
-                                                  "with no --form, --lines or --acrostic the model writes freely"),
+                                                  "with no --form, --lines, --acrostic or --regular the model writes freely"),
+    regular: bool = typer.Option(False, "--regular", help="a regular poem (5 or 7 characters a line, 4 or 8 lines) "
+                                 "without naming the form: the first line decides, e.g. with --start"),
     temperature: float = typer.Option(0.8, "--temperature", help="below 1: safer choices; 0: always the likeliest"),
     top_k: int = typer.Option(0, "--top-k", help="sample among the k likeliest characters (0: all)"),
     top_p: float = typer.Option(1.0, "--top-p", help="sample among the likeliest characters whose probabilities sum to p"),
@@ -144,7 +146,7 @@ def generate_poem(
 
     request = PoemRequest(start=start, acrostic=acrostic, form=form, lines=lines, temperature=temperature,
                           top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed, num=num,
-                          max_chars=max_chars)
+                          max_chars=max_chars, regular=regular)
     result = generate_from_checkpoint(checkpoint, request, device=device or "cpu")
     echo(dumps(result["poems"]) if json_out else format_poems(result["poems"]))
     if num > 1:

@@ -67,6 +67,12 @@ def test_lines_without_form_keep_the_first_lines_width(lm):
     assert widths <= {5, 7}
 
 
+def test_regular_continues_a_start_as_a_five_or_seven_character_poem_of_four_or_eight_lines(lm):
+    for p in write(lm, start="白日", regular=True, num=40, temperature=1.5):
+        assert p["poem"].startswith("白日") and form_valid(p["poem"], 0, 0)
+        assert len(lines_of(p["poem"])) in (4, 8) and len(lines_of(p["poem"])[0]) in (5, 7)
+
+
 def test_form_without_lines_ends_after_four_or_eight(lm):
     for p in write(lm, form=5, num=40, temperature=1.5):
         assert form_valid(p["poem"], 5, 0)

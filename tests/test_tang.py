@@ -218,6 +218,14 @@ def test_trained_model_writes_poems_in_a_fresh_process(tiny_run, tmp_path):
     assert json.loads(run_cli(*args, "--seed", "1").out) != poems
 
 
+def test_generate_poem_regular_from_the_command_line(tiny_run):
+    done = cli("generate-poem", tiny_run, "--start", "白日", "--regular", "-n", "3", "--json")
+    assert done.code == 0, done.err
+    for poem in json.loads(done.out):
+        assert poem["poem"].startswith("白日") and len(P.lines_of(poem["poem"])) in (4, 8)
+        assert form_valid(poem["poem"], len(P.lines_of(poem["poem"])[0]), 0)
+
+
 def test_generate_poem_refuses_unknown_characters_by_name(tiny_run):
     assert_user_error(cli("generate-poem", tiny_run, "--acrostic", "春𠀀"), "not in the model's vocabulary: 𠀀")
 
