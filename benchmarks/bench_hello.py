@@ -10,7 +10,7 @@ from seqtrain.task import PredictOptions
 
 
 def main() -> None:
-    args = bench_args(default_steps=300)
+    args = bench_args(default_steps=1500)  # steps of ~3 ms: fewer would time mostly noise
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         result = compare_training("configs/hello-embedding.yaml", args.device, args.steps, run,
