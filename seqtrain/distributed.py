@@ -155,5 +155,9 @@ def shutdown(clean: bool = True) -> None:
     complete; then the process just exits (torchrun stops the others)."""
     if not (dist.is_available() and dist.is_initialized()):
         return
+    if clean:
+        # a process that tears its group down while a peer is still finishing (rank 0 writes the
+        # plots and summary) can abort in gloo's threads; leave together
+        dist.barrier()
     if clean or dist.get_backend() != "nccl":
         dist.destroy_process_group()
