@@ -309,7 +309,10 @@ def bad_checkpoints(tmp_path: Path, good: Path) -> dict[str, Path]:
 def test_broken_checkpoint_is_one_line(tmp_path, hello_run, name, fragment, command):
     path = bad_checkpoints(tmp_path, hello_run / "checkpoints" / "last.pt")[name]
     if name == "reshaped" and command == ["info"]:
-        pytest.skip("info reads the stored weights without building the model")
+        # info only reads what is stored; it does not build the model the weights would have to fit
+        result = cli("info", path)
+        assert result.code == 0 and "hello" in result.out
+        return
     args = [str(path) if a == "@" else a for a in command] if "@" in command else [*command, path]
     assert_user_error(cli(*args), path.name, fragment)
 
