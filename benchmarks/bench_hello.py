@@ -3,18 +3,20 @@
 import tempfile
 from pathlib import Path
 
-from common import bench_args, compare_training, emit, timed
+from common import bench_args, bench_parser, compare_training, emit, timed
 
 from seqtrain.inference import predict
 from seqtrain.task import PredictOptions
 
 
 def main() -> None:
-    args = bench_args(default_steps=1500)  # steps of ~3 ms: fewer would time mostly noise
+    # steps of ~3 ms: fewer would time mostly noise
+    args = bench_args(bench_parser(default_steps=1500, description=__doc__))
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         result = compare_training("configs/hello-embedding.yaml", args.device, args.steps, run,
-                                  "data.repeat=2048", "train.batch_size=16", *args.overrides)
+                                  "data.repeat=2048", "train.batch_size=16", *args.overrides,
+                                  rounds=args.rounds)
         inputs = ["hello", "ohlol", "lleho", "hhhhh"] * 250
         seconds, _ = timed(predict, run / "checkpoints" / "last.pt", inputs, PredictOptions(), device=args.device)
     emit({"task": "hello", "unit": "chars", "config": "configs/hello-embedding.yaml", **result, "infer": "predict",

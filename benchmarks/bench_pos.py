@@ -10,14 +10,13 @@ Without the corpus it runs on the toy sample (configs/pos-toy.yaml): the numbers
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from common import REPO, WARMUP, compare_training, config, emit
+from common import REPO, WARMUP, bench_args, bench_parser, compare_training, config, emit
 
 from seqtrain.checkpoint import load_model
 from seqtrain.config import data_root, resolve_paths
@@ -26,24 +25,16 @@ from seqtrain.tasks.pos import PosTask
 
 
 def arguments():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(default_steps=100, description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="", help="default: configs/pos-en-ewt.yaml if the corpus is "
                                                       "under $SEQTRAIN_DATA, else configs/pos-toy.yaml")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
-    parser.add_argument("--steps", type=int, default=100, help="timed training steps per side (batch 32)")
     parser.add_argument("--sentences", type=int, default=0, help="train on the first N sentences only (0: all)")
     parser.add_argument("--classic-seconds", type=float, default=20, help="time for the one-sentence loop")
-    parser.add_argument("-o", "--override", action="append", default=[], help="KEY=VALUE for both sides")
-    args = parser.parse_args()
+    args = bench_args(parser)
     if not args.config:
         ewt = data_root() / "ud-en-ewt" / "en_ewt-ud-train.conllu"
         args.config = "configs/pos-en-ewt.yaml" if os.environ.get("SEQTRAIN_DATA") and ewt.is_file() \
             else "configs/pos-toy.yaml"
-    args.overrides = list(args.override)
-    if args.threads:
-        args.overrides.append(f"train.threads={args.threads}")
-        torch.set_num_threads(args.threads)
     if args.sentences:
         args.overrides.append(f"data.max_train={args.sentences}")
     return args
@@ -90,7 +81,7 @@ def main() -> None:
     args = arguments()
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        result = compare_training(args.config, args.device, args.steps, run, *args.overrides)
+        result = compare_training(args.config, args.device, args.steps, run, *args.overrides, rounds=args.rounds)
         checkpoint = run / "checkpoints" / "last.pt"
         predict_32, predict_256 = (predict_speed(checkpoint, args, b) for b in (32, 256))
     classic = classic_loop(args, args.classic_seconds)

@@ -8,34 +8,25 @@ Without the corpus it runs on the tiny sample (configs/tang-tiny.yaml): the numb
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 from pathlib import Path
 
 import torch
-from common import REPO, compare_training, emit, timed
+from common import REPO, bench_args, bench_parser, compare_training, emit, timed
 
 from seqtrain.config import data_root
 from seqtrain.generate import PoemRequest, generate_from_checkpoint
 
 
 def arguments():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(default_steps=30, description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
-    parser.add_argument("--steps", type=int, default=30, help="timed training steps per side")
     parser.add_argument("--poems", type=int, default=64, help="poems per generate-poem call")
-    parser.add_argument("-o", "--override", action="append", default=[], help="KEY=VALUE for both sides")
-    args = parser.parse_args()
+    args = bench_args(parser)
     if not args.config:
         corpus = data_root() / "chinese-poetry-tang" / "poet.tang.0.json"
         args.config = "configs/tang.yaml" if corpus.is_file() else "configs/tang-tiny.yaml"
-    args.overrides = [f"train.threads={args.threads}"] if args.threads else ["train.threads=0"]
-    args.overrides += args.override
-    if args.threads:
-        torch.set_num_threads(args.threads)
     return args
 
 
@@ -43,7 +34,7 @@ def main() -> None:
     args = arguments()
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        result = compare_training(args.config, args.device, args.steps, run, *args.overrides)
+        result = compare_training(args.config, args.device, args.steps, run, *args.overrides, rounds=args.rounds)
         checkpoint = run / "checkpoints" / "last.pt"
         request = lambda: PoemRequest(form=5, lines=4, num=args.poems, seed=1)  # noqa: E731
         generate_from_checkpoint(checkpoint, PoemRequest(form=5, lines=4, num=2), device=args.device)  # warm-up

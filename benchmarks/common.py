@@ -147,7 +147,7 @@ def hand_loop(cfg: Config, steps: int, warmup: int = WARMUP) -> dict:
 
 
 def compare_training(cfg_path: str, device: str, steps: int, run_dir: Path, *overrides: str,
-                     rounds: int = 2) -> dict:
+                     rounds: int = 3) -> dict:
     """seqtrain's trainer and the hand loop on the same model and batches, alternating `rounds`
     times; the best of each (load from other processes only ever slows a round down). The
     trainer's last run, with its checkpoints, is left in run_dir for inference timings."""
@@ -165,15 +165,24 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
     return time.perf_counter() - t, result
 
 
-def bench_args(default_steps: int):
+def bench_parser(default_steps: int, description: str = ""):
+    """The options every bench script takes; a script adds its own before bench_args()."""
     import argparse
 
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=default_steps, help="timed training steps per side")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="trainer and hand loop alternate this many times; the best of each counts")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    parser.add_argument("-o", "--override", action="append", default=[], help="KEY=VALUE for both sides")
+    return parser
+
+
+def bench_args(parser):
+    """Parsed options, with `overrides` (the config overrides both sides train with) added."""
     args = parser.parse_args()
-    args.overrides = [f"train.threads={args.threads}"] if args.threads else []
+    args.overrides = [f"train.threads={args.threads}", *args.override]
     if args.threads:
         torch.set_num_threads(args.threads)
     return args
