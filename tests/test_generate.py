@@ -94,7 +94,7 @@ def test_zero_temperature_and_top_k_one_are_greedy(lm):
 def test_greedy_poem_is_the_stepwise_argmax_of_the_whole_prefix(lm):
     """Carrying the state one character at a time scores exactly as re-reading the whole prefix."""
     task, model = lm
-    poem = write(lm, form=5, lines=4, temperature=0)[0]["poem"]
+    poem = write(lm, form=5, lines=4, temperature=0, repetition_penalty=1.0)[0]["poem"]
     ids = torch.tensor([task.encode(poem)])
     with torch.no_grad():
         logits, _ = model(ids[:, :-1])
@@ -112,7 +112,7 @@ def test_repetition_penalty_reduces_repeated_characters(lm):
     def repeats(poems):
         return sum(len(p["poem"]) - len(set(p["poem"])) for p in poems)
 
-    plain = write(lm, form=7, lines=8, num=30, temperature=0.3)
+    plain = write(lm, form=7, lines=8, num=30, temperature=0.3, repetition_penalty=1.0)
     penalised = write(lm, form=7, lines=8, num=30, temperature=0.3, repetition_penalty=5.0)
     assert repeats(penalised) < repeats(plain)
 
