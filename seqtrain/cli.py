@@ -215,8 +215,11 @@ def main() -> None:
     try:
         app()
     except UserError as e:
-        if not getattr(e, "quiet", False):  # under torchrun one process speaks for all
-            typer.echo(f"error: {e}", err=True)
+        if getattr(e, "quiet", False):
+            # under torchrun one process speaks for all and exits 2; the others exit 0, so that torchrun
+            # waits for that one instead of stopping it before it has said why
+            sys.exit(0)
+        typer.echo(f"error: {e}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

@@ -66,6 +66,7 @@ def local_device(device: torch.device, world: World) -> torch.device:
 def quiet_unless_main(error: Exception, world: World) -> Exception:
     """Every process raises the same error; only the main process prints it (seqtrain.cli.main)."""
     error.quiet = not world.is_main
+    error.agreed = True
     return error
 
 
@@ -92,9 +93,10 @@ def all_or_none(world: World):
     if not failed:
         return
     if world.rank == failed[0]:
+        error.agreed = True
         raise error
     shared = UserError(messages[failed[0]])
-    shared.quiet = True
+    shared.quiet, shared.agreed = True, True
     raise shared from None
 
 
@@ -151,8 +153,9 @@ def sum_across(totals: dict[str, torch.Tensor], world: World) -> dict[str, torch
 
 
 def shutdown(clean: bool = True) -> None:
-    """Leave the process group. After a failure an nccl group may hold collectives that will never
-    complete; then the process just exits (torchrun stops the others)."""
+    """Leave the process group: `clean` when every process got here the same way (done, or the same
+    agreed error: `error.agreed`). After a failure on some processes only, a group may hold collectives
+    that will never complete; then an nccl process just exits (torchrun stops the others)."""
     if not (dist.is_available() and dist.is_initialized()):
         return
     if clean:

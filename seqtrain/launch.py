@@ -31,9 +31,10 @@ def torchrun_args(nproc: int, argv: list[str]) -> list[str]:
 
 
 def exit_status(failures: dict) -> int:
-    """One status for the group. Workers that exited on their own say why (2 bad input, 130
-    interrupted, 1 a crash, which outranks the 2 its peers exit with); the rest were stopped by
-    torchrun once the first had gone, unless all of them died of a signal (128 + its number)."""
+    """One status for the group. Workers that exited on their own say why (2 bad input, from the
+    one that reports it: its peers exit 0; 130 interrupted; 1 a crash, which outranks a 2); the rest
+    were stopped by torchrun once the first had gone, unless all of them died of a signal (128 + its
+    number)."""
     codes = [f.exitcode for _, f in sorted(failures.items())]
     own = [c for c in codes if c > 0]
     if not own:

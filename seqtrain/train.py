@@ -68,6 +68,9 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: str | Path 
         summary = _train(cfg, run_dir, resume, data_dir, device_, world, overwrite, quiet)
         clean = True
         return summary
+    except Exception as error:
+        clean = getattr(error, "agreed", False)  # every process raised it: they can still leave together
+        raise
     finally:
         distributed.shutdown(clean)
 
