@@ -3,7 +3,7 @@
 import tempfile
 from pathlib import Path
 
-from common import bench_args, bench_parser, compare_training, emit, timed
+from common import bench_args, bench_parser, compare_with_args, emit, timed
 
 from seqtrain.inference import predict
 from seqtrain.task import PredictOptions
@@ -14,9 +14,8 @@ def main() -> None:
     args = bench_args(bench_parser(default_steps=1500, description=__doc__))
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        result = compare_training("configs/hello-embedding.yaml", args.device, args.steps, run,
-                                  "data.repeat=2048", "train.batch_size=16", *args.overrides,
-                                  rounds=args.rounds)
+        result = compare_with_args(args, run, "configs/hello-embedding.yaml", "data.repeat=2048",
+                                   "train.batch_size=16")
         inputs = ["hello", "ohlol", "lleho", "hhhhh"] * 250
         seconds, _ = timed(predict, run / "checkpoints" / "last.pt", inputs, PredictOptions(), device=args.device)
     emit({"task": "hello", "unit": "chars", "config": "configs/hello-embedding.yaml", **result, "infer": "predict",

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import REPO, WARMUP, bench_args, bench_parser, compare_training, config, emit
+from common import REPO, WARMUP, bench_args, bench_parser, compare_with_args, config, emit
 
 from seqtrain.checkpoint import load_model
 from seqtrain.config import data_root, resolve_paths
@@ -81,7 +81,7 @@ def main() -> None:
     args = arguments()
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        result = compare_training(args.config, args.device, args.steps, run, *args.overrides, rounds=args.rounds)
+        result = compare_with_args(args, run)
         checkpoint = run / "checkpoints" / "last.pt"
         predict_32, predict_256 = (predict_speed(checkpoint, args, b) for b in (32, 256))
     classic = classic_loop(args, args.classic_seconds)

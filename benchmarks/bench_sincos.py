@@ -4,7 +4,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from common import bench_args, bench_parser, compare_training, emit, timed
+from common import bench_args, bench_parser, compare_with_args, emit, timed
 
 from seqtrain.inference import predict
 from seqtrain.task import PredictOptions
@@ -14,8 +14,7 @@ def main() -> None:
     args = bench_args(bench_parser(default_steps=100, description=__doc__))
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        result = compare_training("configs/sincos.yaml", args.device, args.steps, run, *args.overrides,
-                                  rounds=args.rounds)
+        result = compare_with_args(args, run, "configs/sincos.yaml")
         series = ",".join(f"{math.sin(0.1 * t):.4f}" for t in range(2000))
         seconds, _ = timed(lambda: [predict(run / "checkpoints" / "last.pt", [series], PredictOptions(),
                                             device=args.device) for _ in range(5)])

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from common import REPO, bench_args, bench_parser, compare_training, emit, timed
+from common import REPO, bench_args, bench_parser, compare_with_args, emit, timed
 
 from seqtrain.config import data_root
 from seqtrain.generate import PoemRequest, generate_from_checkpoint
@@ -34,7 +34,7 @@ def main() -> None:
     args = arguments()
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        result = compare_training(args.config, args.device, args.steps, run, *args.overrides, rounds=args.rounds)
+        result = compare_with_args(args, run)
         checkpoint = run / "checkpoints" / "last.pt"
         request = lambda: PoemRequest(form=5, lines=4, num=args.poems, seed=1)  # noqa: E731
         generate_from_checkpoint(checkpoint, PoemRequest(form=5, lines=4, num=2), device=args.device)  # warm-up

@@ -158,6 +158,13 @@ def compare_training(cfg_path: str, device: str, steps: int, run_dir: Path, *ove
     return {"seqtrain_tok_s": max(ours), "hand_tok_s": max(hand), "ratio": max(ours) / max(hand)}
 
 
+def compare_with_args(args, run_dir: Path, config: str = "", *overrides: str) -> dict:
+    """compare_training as the command line asked: its config (or `config`), device, steps, rounds and
+    -o overrides (after `overrides`)."""
+    return compare_training(config or args.config, args.device, args.steps, run_dir, *overrides, *args.overrides,
+                            rounds=args.rounds)
+
+
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
     """(seconds, result) of one call."""
     t = time.perf_counter()
