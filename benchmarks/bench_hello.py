@@ -1,9 +1,6 @@
 """hello -> ohlol: trainer vs hand loop (chars/s), and predict throughput (chars/s)."""
 
-import tempfile
-from pathlib import Path
-
-from common import bench_args, bench_parser, compare_with_args, emit, timed
+from common import bench_args, bench_parser, compared, emit, timed
 
 from seqtrain.inference import predict
 from seqtrain.task import PredictOptions
@@ -12,12 +9,10 @@ from seqtrain.task import PredictOptions
 def main() -> None:
     # steps of ~3 ms: fewer would time mostly noise
     args = bench_args(bench_parser(default_steps=1500, description=__doc__))
-    with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
-        result = compare_with_args(args, run, "configs/hello-embedding.yaml", "data.repeat=2048",
-                                   "train.batch_size=16")
+    with compared(args, "configs/hello-embedding.yaml", "data.repeat=2048", "train.batch_size=16") \
+            as (result, checkpoint):
         inputs = ["hello", "ohlol", "lleho", "hhhhh"] * 250
-        seconds, _ = timed(predict, run / "checkpoints" / "last.pt", inputs, PredictOptions(), device=args.device)
+        seconds, _ = timed(predict, checkpoint, inputs, PredictOptions(), device=args.device)
     emit({"task": "hello", "unit": "chars", "config": "configs/hello-embedding.yaml", **result, "infer": "predict",
           "infer_tok_s": sum(map(len, inputs)) / seconds})
 

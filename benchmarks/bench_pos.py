@@ -11,12 +11,11 @@ Without the corpus it runs on the toy sample (configs/pos-toy.yaml): the numbers
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import torch
-from common import REPO, WARMUP, bench_args, bench_parser, compare_with_args, config, emit
+from common import REPO, WARMUP, bench_args, bench_parser, compared, config, emit
 
 from seqtrain.checkpoint import load_model
 from seqtrain.config import data_root, resolve_paths
@@ -79,10 +78,7 @@ def predict_speed(checkpoint: Path, args, batch_size: int) -> float:
 
 def main() -> None:
     args = arguments()
-    with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
-        result = compare_with_args(args, run)
-        checkpoint = run / "checkpoints" / "last.pt"
+    with compared(args) as (result, checkpoint):
         predict_32, predict_256 = (predict_speed(checkpoint, args, b) for b in (32, 256))
     classic = classic_loop(args, args.classic_seconds)
     print(f"{args.config} ({args.device}, {torch.get_num_threads()} threads, {args.steps} timed steps)")

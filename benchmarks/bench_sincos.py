@@ -1,10 +1,8 @@
 """sin -> cos: trainer vs hand loop (time steps/s), and predict throughput (values/s)."""
 
 import math
-import tempfile
-from pathlib import Path
 
-from common import bench_args, bench_parser, compare_with_args, emit, timed
+from common import bench_args, bench_parser, compared, emit, timed
 
 from seqtrain.inference import predict
 from seqtrain.task import PredictOptions
@@ -12,11 +10,9 @@ from seqtrain.task import PredictOptions
 
 def main() -> None:
     args = bench_args(bench_parser(default_steps=100, description=__doc__))
-    with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
-        result = compare_with_args(args, run, "configs/sincos.yaml")
+    with compared(args, "configs/sincos.yaml") as (result, checkpoint):
         series = ",".join(f"{math.sin(0.1 * t):.4f}" for t in range(2000))
-        seconds, _ = timed(lambda: [predict(run / "checkpoints" / "last.pt", [series], PredictOptions(),
+        seconds, _ = timed(lambda: [predict(checkpoint, [series], PredictOptions(),
                                             device=args.device) for _ in range(5)])
     emit({"task": "sincos", "unit": "steps", "config": "configs/sincos.yaml", **result,
           "infer": "predict", "infer_tok_s": 5 * 2000 / seconds})

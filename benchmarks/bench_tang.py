@@ -9,11 +9,9 @@ Without the corpus it runs on the tiny sample (configs/tang-tiny.yaml): the numb
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import torch
-from common import REPO, bench_args, bench_parser, compare_with_args, emit, timed
+from common import REPO, bench_args, bench_parser, compared, emit, timed
 
 from seqtrain.config import data_root
 from seqtrain.generate import PoemRequest, generate_from_checkpoint
@@ -32,10 +30,7 @@ def arguments():
 
 def main() -> None:
     args = arguments()
-    with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
-        result = compare_with_args(args, run)
-        checkpoint = run / "checkpoints" / "last.pt"
+    with compared(args) as (result, checkpoint):
         request = lambda: PoemRequest(form=5, lines=4, num=args.poems, seed=1)  # noqa: E731
         generate_from_checkpoint(checkpoint, PoemRequest(form=5, lines=4, num=2), device=args.device)  # warm-up
         seconds, out = timed(generate_from_checkpoint, checkpoint, request(), device=args.device)

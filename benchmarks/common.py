@@ -15,6 +15,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -158,11 +159,16 @@ def compare_training(cfg_path: str, device: str, steps: int, run_dir: Path, *ove
     return {"seqtrain_tok_s": max(ours), "hand_tok_s": max(hand), "ratio": max(ours) / max(hand)}
 
 
-def compare_with_args(args, run_dir: Path, config: str = "", *overrides: str) -> dict:
-    """compare_training as the command line asked: its config (or `config`), device, steps, rounds and
-    -o overrides (after `overrides`)."""
-    return compare_training(config or args.config, args.device, args.steps, run_dir, *overrides, *args.overrides,
-                            rounds=args.rounds)
+@contextlib.contextmanager
+def compared(args, config: str = "", *overrides: str):
+    """compare_training as the command line asked (its config, or `config`; device, steps, rounds;
+    `overrides`, then its -o overrides), in a temporary run directory. Yields (result, the trainer's
+    last checkpoint), which lasts until the block ends."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        result = compare_training(config or args.config, args.device, args.steps, run, *overrides, *args.overrides,
+                                  rounds=args.rounds)
+        yield result, run / "checkpoints" / "last.pt"
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
