@@ -18,7 +18,7 @@ from seqtrain.tasks.pos import PosTask
 from conftest import REPO, assert_user_error, cli, run_cli
 
 TOY = REPO / "configs" / "pos-toy.yaml"
-SAMPLE = REPO / "data" / "samples" / "pos-en.conllu"
+SAMPLE = REPO / "data" / "samples" / "pos-en-ud.txt"
 QUICK = ["-o", "train.epochs=8", "-o", "train.threads=1"]
 
 
@@ -195,7 +195,7 @@ def test_crf_decoder_and_char_cnn_train_and_tag(tmp_path):
 
 def test_chinese_sample_trains_on_pre_segmented_words(tmp_path):
     run = tmp_path / "zh"
-    result = cli("train", TOY, "--run-dir", run, "--quiet", *QUICK, "-o", "data.train=samples/pos-zh.conllu")
+    result = cli("train", TOY, "--run-dir", run, "--quiet", *QUICK, "-o", "data.train=samples/pos-zh-ud.txt")
     assert result.code == 0, result.err
     tagged = cli("predict", run, "我 喜欢 吃 苹果 。").out.split()
     assert [t.rsplit("/", 1)[0] for t in tagged] == ["我", "喜欢", "吃", "苹果", "。"]

@@ -32,7 +32,7 @@ def tiny_task(*overrides):
 # ---------------------------------------------------------------- reading and cleaning
 
 def test_reader_maps_half_width_punctuation_to_the_corpus_forms():
-    poems = {p.title: p.text for p in P.read_json_poems(SAMPLES / "poet.tang.0.json")}
+    poems = {p.title: p.text for p in P.read_json_poems(SAMPLES / "poems-a.json")}
     assert poems["夜宿山寺"] == "危樓高百尺，手可摘星辰。不敢高聲語，恐驚天上人。"
 
 
@@ -75,7 +75,7 @@ def test_form_of_counts_lines_between_marks():
 def test_glob_patterns_resolve_to_every_matching_file_sorted():
     cfg = load_config(TINY)
     paths = resolve_paths(cfg.data, data_root(), "data")
-    assert [p.name for p in paths.values()] == ["poet.tang.0.json", "poet.tang.1000.json"]
+    assert [p.name for p in paths.values()] == ["poems-a.json", "poems-b.json"]
 
 
 def test_a_pattern_matching_nothing_is_a_user_error(tmp_path):
@@ -242,7 +242,7 @@ def test_predict_continues_the_given_text(tiny_run):
 
 
 def test_evaluate_reports_perplexity_of_a_poem_file(tiny_run, tmp_path):
-    done = cli("evaluate", tiny_run, SAMPLES / "poet.tang.1000.json", "--json")
+    done = cli("evaluate", tiny_run, SAMPLES / "poems-b.json", "--json")
     assert done.code == 0, done.err
     metrics = json.loads(done.out)["metrics"]
     assert metrics["perplexity"] == pytest.approx(math.exp(metrics["loss"]))

@@ -26,7 +26,7 @@ from seqtrain.tagging import Encoding, ratio, score_table, tag_counts, tag_score
 
 @dataclass
 class DataConfig:
-    train: str = opt("samples/pos-en.conllu", "training sentences (CoNLL-U, word/TAG lines, or word<TAB>tag)", path=True)
+    train: str = opt("samples/pos-en-ud.txt", "training sentences (CoNLL-U, word/TAG lines, or word<TAB>tag)", path=True)
     dev: str = opt("", "dev sentences; empty: hold out dev_fraction of train by a seeded split", path=True)
     format: Literal["auto", "conllu", "wordtag", "tsv"] = opt("auto", "file format (auto: .conllu by name, else guessed from the first line)")
     tag_column: Literal["upos", "xpos"] = opt("upos", "CoNLL-U column to learn")
