@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 from common import REPO, WARMUP, bench_args, bench_parser, compared, config, emit
 
-from seqtrain.checkpoint import load_model
-from seqtrain.config import data_root, resolve_paths
-from seqtrain.conll import read_tagged
-from seqtrain.tasks.pos import PosTask
+from seqtrain.inference import load_model
+from seqtrain.core.paths import data_root, resolve_paths
+from seqtrain.tasks.pos.conll import read_tagged
+from seqtrain.tasks.pos.task import PosTask
 
 
 def arguments():
@@ -43,8 +43,7 @@ def classic_loop(args, seconds: float) -> float:
     """The tutorial's loop: one sentence per step, SGD lr 0.1, word embedding + the same BiLSTM, no
     character features. Tokens/s over `seconds` after a short warm-up."""
     cfg = config(args.config, args.device, *args.overrides, "model.chars=none")
-    task = PosTask(cfg)
-    splits = task.load_data(resolve_paths(cfg.data, data_root(), "data"))
+    task, splits = PosTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), None)
     torch.manual_seed(cfg.seed)
     model = task.build_model().to(args.device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

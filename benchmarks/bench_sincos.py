@@ -5,7 +5,7 @@ import math
 from common import bench_args, bench_parser, compared, emit, timed
 
 from seqtrain.inference import predict
-from seqtrain.task import PredictOptions
+from seqtrain.tasks.base import PredictOptions
 
 
 def main() -> None:

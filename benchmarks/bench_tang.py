@@ -13,8 +13,9 @@ import os
 import torch
 from common import REPO, bench_args, bench_parser, compared, emit, timed
 
-from seqtrain.config import data_root
-from seqtrain.generate import PoemRequest, generate_from_checkpoint
+from seqtrain.core.paths import data_root
+from seqtrain.inference import generate_poems
+from seqtrain.tasks.tang.generate import PoemRequest
 
 
 def arguments():
@@ -32,8 +33,8 @@ def main() -> None:
     args = arguments()
     with compared(args) as (result, checkpoint):
         request = lambda: PoemRequest(form=5, lines=4, num=args.poems, seed=1)  # noqa: E731
-        generate_from_checkpoint(checkpoint, PoemRequest(form=5, lines=4, num=2), device=args.device)  # warm-up
-        seconds, out = timed(generate_from_checkpoint, checkpoint, request(), device=args.device)
+        generate_poems(checkpoint, PoemRequest(form=5, lines=4, num=2), device=args.device)  # warm-up
+        seconds, out = timed(generate_poems, checkpoint, request(), device=args.device)
         chars = sum(len(p["poem"]) for p in out["poems"])
     print(f"{args.config} ({args.device}, {torch.get_num_threads()} threads, {args.steps} timed steps)")
     print(f"  train  seqtrain {result['seqtrain_tok_s']:8,.0f} chars/s   hand loop {result['hand_tok_s']:8,.0f} chars/s"

@@ -24,10 +24,12 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from seqtrain.batching import epoch_batches  # noqa: E402
-from seqtrain.config import Config, data_root, load_config, resolve_paths  # noqa: E402
-from seqtrain.tasks import TASKS  # noqa: E402
-from seqtrain.train import Loop, train  # noqa: E402
+from seqtrain.data.batching import epoch_batches  # noqa: E402
+from seqtrain.core.config import Config  # noqa: E402
+from seqtrain.core.paths import data_root, resolve_paths  # noqa: E402
+from seqtrain.tasks import TASKS, load_config  # noqa: E402
+from seqtrain.training.parts import Callback  # noqa: E402
+from seqtrain.training.trainer import train  # noqa: E402
 
 WARMUP = 5  # steps left out of every timing (allocations, cuDNN plans, lazy imports)
 
@@ -43,52 +45,48 @@ def synchronize(device: str) -> None:
 
 # ---------------------------------------------------------------- seqtrain's trainer
 
+class StepTimer(Callback):
+    """Times training steps warmup+1.. through the trainer's hooks: the time from one step's end to
+    the next (collating, copying, the step), leaving out intervals that held an evaluation or a
+    checkpoint. Stops the run after `time_limit` seconds of timed steps (0: no limit)."""
+
+    def __init__(self, warmup: int, device: str, time_limit: float = 0.0):
+        self.warmup, self.device, self.time_limit = warmup, device, time_limit
+        self.seconds, self.tokens, self.steps = 0.0, 0, 0
+        self.last: float | None = None
+        self.paused = False
+
+    def on_step_end(self, trainer, tokens: int) -> None:
+        if trainer.state.progress.step < self.warmup:
+            return
+        if trainer.state.progress.step in (self.warmup, trainer.tc.max_steps):
+            synchronize(self.device)  # the GPU's queue is empty where timing starts and ends
+        now = time.perf_counter()
+        if self.last is not None and not self.paused:
+            self.seconds += now - self.last
+            self.tokens += tokens
+            self.steps += 1
+        self.last, self.paused = now, False
+        if self.time_limit and self.seconds > self.time_limit:
+            trainer.stop("time_limit")
+
+    def on_evaluation(self, trainer, metrics: dict, improved: bool) -> None:
+        self.paused = True
+
+    def on_save(self, trainer, name: str) -> None:
+        self.paused = True
+
+
 def trainer_run(cfg: Config, steps: int, run_dir: Path, warmup: int = WARMUP, time_limit: float = 0.0) -> dict:
-    """Train through seqtrain.train.train for warmup + steps steps (or until time_limit seconds of
-    training); time steps warmup+1.. without evaluation and checkpoint writing. Returns the summary
-    with tokens_per_s, steps_per_s and train_seconds added."""
+    """Train through seqtrain's trainer for warmup + steps steps (or until time_limit seconds of
+    training); time the steps after the warmup (StepTimer). Returns the summary with tokens_per_s,
+    steps_per_s and train_seconds added."""
     cfg.train.max_steps = warmup + steps
     cfg.train.epochs = 10_000
-    device = str(cfg.train.device)
-    marks = {"tokens": 0, "excluded": 0.0, "started": None}
-    step, evaluate_and_save, save = Loop.step, Loop.evaluate_and_save, Loop.save
-
-    def timed_step(self, examples, index, batch):
-        if self.progress.step == warmup and marks["started"] is None:
-            synchronize(device)
-            marks["started"] = time.perf_counter()
-        stepped = step(self, examples, index, batch)
-        if marks["started"] is not None:
-            marks["tokens"] += sum(self.task.size(e) for e in examples)
-            if time_limit and time.perf_counter() - marks["started"] - marks["excluded"] > time_limit:
-                self.tc.max_steps = self.progress.step  # stop here, evaluate, save
-        if stepped and self.progress.step == self.tc.max_steps:
-            synchronize(device)
-            marks["ended"] = time.perf_counter()
-        return stepped
-
-    def excluded(method):
-        def run(self, *args):
-            if marks.get("inside"):  # save() inside evaluate_and_save() is counted once
-                return method(self, *args)
-            marks["inside"], t = True, time.perf_counter()
-            try:
-                return method(self, *args)
-            finally:
-                marks["inside"] = False
-                if marks["started"] is not None and "ended" not in marks:
-                    marks["excluded"] += time.perf_counter() - t
-        return run
-
-    Loop.step, Loop.evaluate_and_save, Loop.save = timed_step, excluded(evaluate_and_save), excluded(save)
-    try:
-        summary = train(cfg, run_dir=run_dir, quiet=True, overwrite=True)
-    finally:
-        Loop.step, Loop.evaluate_and_save, Loop.save = step, evaluate_and_save, save
-    seconds = marks["ended"] - marks["started"] - marks["excluded"]
-    timed_steps = summary["steps"] - warmup
-    return {**summary, "train_seconds": seconds, "tokens_per_s": marks["tokens"] / seconds,
-            "steps_per_s": timed_steps / seconds}
+    timer = StepTimer(warmup, str(cfg.train.device), time_limit)
+    summary = train(cfg, run_dir=run_dir, quiet=True, overwrite=True, callbacks=[timer])
+    return {**summary, "train_seconds": timer.seconds, "tokens_per_s": timer.tokens / timer.seconds,
+            "steps_per_s": timer.steps / timer.seconds}
 
 
 # ---------------------------------------------------------------- the minimal hand-written loop
@@ -99,9 +97,7 @@ def hand_loop(cfg: Config, steps: int, warmup: int = WARMUP) -> dict:
     device = torch.device(cfg.train.device)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    task = TASKS[cfg.task](cfg)
-    task.run_dir = None
-    splits = task.load_data(resolve_paths(cfg.data, data_root(None), "data"))
+    task, splits = TASKS[cfg.task].for_training(cfg, resolve_paths(cfg.data, data_root(None), "data"), None)
     torch.manual_seed(cfg.seed)
     model = task.build_model().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
@@ -111,7 +107,7 @@ def hand_loop(cfg: Config, steps: int, warmup: int = WARMUP) -> dict:
         epoch = 0
         while True:
             yield from epoch_batches(sizes, cfg.train.batch_size, seed=cfg.seed, epoch=epoch,
-                                     bucket=cfg.train.bucket, shuffle=not getattr(task, "sequential", False))
+                                     bucket=cfg.train.bucket, shuffle=not task.sequential)
             epoch += 1
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.precision)
     autocast = (lambda: torch.autocast("cuda", dtype=dtype)) if dtype and device.type == "cuda" \

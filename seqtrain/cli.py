@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from seqtrain.errors import UserError
+from seqtrain.core.errors import Interrupted, UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train and use recurrent sequence models: char models, POS taggers, Tang poetry.")
@@ -40,17 +40,17 @@ def train(
 ):
     """Train a model from a YAML config; writes a run directory with checkpoints and metrics."""
     if nproc > 1:
-        from seqtrain.launch import relaunch_with_torchrun
+        from seqtrain.distributed.launch import relaunch_with_torchrun
 
         raise typer.Exit(relaunch_with_torchrun(nproc))
-    from seqtrain.config import load_config
-    from seqtrain.train import train as run_training
+    from seqtrain.tasks import load_config
+    from seqtrain.training.trainer import train as run_training
 
     cfg = load_config(config, override)
     summary = run_training(cfg, run_dir=run_dir, resume=resume, data_dir=data_dir, device=device,
                            overwrite=overwrite, quiet=quiet)
     if summary.get("artifacts") is not None:  # only the main process prints
-        from seqtrain.report import print_summary
+        from seqtrain.ui.report import print_summary
 
         print_summary(summary, quiet=quiet)
 
@@ -72,7 +72,7 @@ def evaluate(
     if json_out:
         echo(dumps(result))
     else:
-        from seqtrain.report import print_evaluation
+        from seqtrain.ui.report import print_evaluation
 
         print_evaluation(result)
 
@@ -93,7 +93,7 @@ def predict(
 ):
     """Run a trained model on new input and print its predictions."""
     from seqtrain.inference import dumps, predict as run_predict, read_inputs
-    from seqtrain.task import PredictOptions
+    from seqtrain.tasks.base import PredictOptions
 
     if output_format not in ("text", "json"):
         raise UserError(f"--output-format: expected text or json, got {output_format!r}")
@@ -115,7 +115,7 @@ def info(
     if json_out:
         echo(dumps(result))
     else:
-        from seqtrain.report import print_info
+        from seqtrain.ui.report import print_info
 
         print_info(result)
 
@@ -142,13 +142,13 @@ def generate_poem(
     device: Optional[str] = Device,
 ):
     """Write poems with a trained poetry model: a chosen form, acrostic or beginning, guaranteed."""
-    from seqtrain.generate import PoemRequest, format_poems, generate_from_checkpoint
-    from seqtrain.inference import dumps
+    from seqtrain.inference import dumps, generate_poems
+    from seqtrain.tasks.tang.generate import PoemRequest, format_poems
 
     request = PoemRequest(start=start, acrostic=acrostic, form=form, lines=lines, temperature=temperature,
                           top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed, num=num,
                           max_chars=max_chars, regular=regular)
-    result = generate_from_checkpoint(checkpoint, request, device=device or "cpu")
+    result = generate_poems(checkpoint, request, device=device or "cpu")
     echo(dumps(result["poems"]) if json_out else format_poems(result["poems"]))
     if num > 1:
         typer.echo(f"{num} poems in {result['seconds']:.2f} s ({result['poems_per_second']:.1f} poems/s)", err=True)
@@ -167,14 +167,14 @@ def eval_poems(
     data_dir: Optional[Path] = DataDir,
 ):
     """Score written poems beside real ones: form, acrostic/start, distinct characters, repeats, copies."""
-    from seqtrain.inference import dumps
-    from seqtrain.poem_eval import evaluate_poems
+    from seqtrain.inference import dumps, evaluate_written_poems
 
-    result = evaluate_poems(file, reference, data_dir=data_dir, form=form, lines=lines, acrostic=acrostic, start=start)
+    result = evaluate_written_poems(file, reference, data_dir=data_dir, form=form, lines=lines,
+                                    acrostic=acrostic, start=start)
     if json_out:
         echo(dumps(result))
     else:
-        from seqtrain.report import print_evaluation
+        from seqtrain.ui.report import print_evaluation
 
         print_evaluation(result)
 
@@ -182,15 +182,13 @@ def eval_poems(
 @app.command("config")
 def show_config(task: str = typer.Argument(..., help="task name, e.g. hello, sincos")):
     """Print every config key of a task with its default and meaning (a starting YAML)."""
-    from seqtrain.config import TrainConfig, describe_defaults, suggest
+    from seqtrain.core.config import describe_defaults, suggest
     from seqtrain.tasks import TASKS
 
     if task not in TASKS:
         raise UserError(f"unknown task {task!r}{suggest(task, TASKS)}; choose one of {', '.join(sorted(TASKS))}")
-    lines = [f"task: {task}", "seed: 0", "data:"] + describe_defaults(TASKS[task].DataConfig, 2)
-    lines += ["model:"] + describe_defaults(TASKS[task].ModelConfig, 2)
-    lines += ["train:"] + describe_defaults(TrainConfig, 2)
-    echo("\n".join(lines))
+    lines = describe_defaults(TASKS[task].Config)
+    echo("\n".join([f"task: {task}"] + [line for line in lines if not line.startswith(("task:", "name:"))]))
 
 
 @data_app.command("download")
@@ -204,8 +202,8 @@ def data_download(
 ):
     """Fetch a corpus over https into the data root, each file checked against its pinned sha256.
     $SEQTRAIN_DOWNLOAD_MIRROR names a mirror laid out like the data root (docs/reliability.md)."""
-    from seqtrain.config import data_root
-    from seqtrain.download import download, print_outcomes
+    from seqtrain.core.paths import data_root
+    from seqtrain.data.download import download, print_outcomes
 
     print_outcomes(download(name, data_root(data_dir), allow_unpinned=allow_unpinned, force=force, quiet=quiet))
 
@@ -224,11 +222,7 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as e:
-        from seqtrain.train import Interrupted
-
-        if isinstance(e, Interrupted):
-            if not getattr(e, "quiet", False):
-                typer.echo(str(e), err=True)
-            sys.exit(130)
-        raise
+    except Interrupted as e:
+        if not getattr(e, "quiet", False):
+            typer.echo(str(e), err=True)
+        sys.exit(130)

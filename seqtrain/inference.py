@@ -1,38 +1,65 @@
-"""What `seqtrain evaluate`, `predict` and `info` do, as plain functions the CLI calls."""
+"""What `seqtrain evaluate`, `predict`, `info`, `generate-poem` and `eval-poems` do, as plain
+functions the CLI calls. The path from a checkpoint file to predictions is `load_model`."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from seqtrain.checkpoint import REQUIRED, load_checkpoint, load_model
-from seqtrain.config import config_from_dict, data_root, resolve_paths
-from seqtrain.errors import UserError
-from seqtrain.rnn import check_device
-from seqtrain.task import PredictOptions, Prediction
-from seqtrain.textfile import decode, read_text
-from seqtrain.train import evaluate
+from seqtrain.core.checkpoint import load_checkpoint
+from seqtrain.core.device import check_device, model_device
+from seqtrain.core.errors import UserError
+from seqtrain.core.paths import data_root, resolve_data_path, resolve_paths
+from seqtrain.core.textfile import decode, read_text
+from seqtrain.tasks import TASKS, config_from_dict, load_config
+from seqtrain.tasks.base import PredictOptions, Prediction, Task
+from seqtrain.training.evaluate import evaluate
+from seqtrain.training.state import MODEL_KEYS
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Task, torch.nn.Module, dict]:
+    """(task, model, checkpoint) ready for inference: the path from a file to predictions."""
+    ckpt = load_checkpoint(path, require=MODEL_KEYS)
+    if ckpt["task"] not in TASKS:
+        raise UserError(f"{path}: checkpoint is for task {ckpt['task']!r}, which this seqtrain does not know")
+    cfg = config_from_dict(ckpt["config"], source=f"{path} (stored config)")
+    try:
+        task = TASKS[cfg.task].from_state(cfg, ckpt["task_state"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UserError(f"{path}: damaged checkpoint: its task_state cannot be read ({type(e).__name__}: "
+                        f"{str(e)[:80]})") from None
+    model = task.build_model()
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise UserError(f"{path}: the stored weights do not fit the model its config describes "
+                        f"({str(e).strip().splitlines()[-1][:120]})") from None
+    if not all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point()):
+        raise UserError(f"{path}: the stored weights hold NaN or inf values; this model cannot predict "
+                        f"(use a checkpoint from before the training diverged)")
+    model.to(device).eval()
+    return task, model, ckpt
 
 
 def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, *, data_dir=None,
                         device: str = "cpu", batch_size: int = 64) -> dict:
-    """Metrics (and the task's detail tables) of a checkpoint on DATA, or on its config's dev split."""
-    task, model, ckpt = load_model(checkpoint, check_device(device))
+    """Metrics (and the task's detail tables) of a checkpoint on DATA, or on its config's dev split.
+    DATA is found as train finds data files: as given, under the data root, or among the samples."""
+    task, model, _ = load_model(checkpoint, check_device(device, "--device"))
+    root = data_root(data_dir)
     if data is not None:
-        if not Path(data).is_file():
-            raise UserError(f"{data}: data file not found")
-        examples = task.read_examples(Path(data))
+        examples = task.read_examples(resolve_data_path(str(data), root, "DATA"))
     else:
-        # the task keeps the checkpoint's vocabularies when it reads its data again
-        examples = task.load_data(resolve_paths(task.cfg.data, data_root(data_dir), "data")).dev
+        examples = task.read_splits(resolve_paths(task.cfg.data, root, "data")).dev
     if not examples:
         raise UserError(f"{data or 'dev split'}: no examples to evaluate")
     totals: dict = {}
-    metrics = evaluate(task, model, examples, batch_size, next(model.parameters()).device, totals_out=totals)
+    metrics = evaluate(task, model, examples, batch_size, model_device(model), totals_out=totals)
     return {"checkpoint": str(checkpoint), "data": str(data) if data else "dev split of the run's config",
             "examples": len(examples), "metrics": metrics,
             "tables": [asdict(t) for t in task.tables(totals)]}
@@ -44,19 +71,16 @@ def read_inputs(inputs: list[str], input_file: str | None) -> list[str]:
     if input_file == "-":
         lines += decode(sys.stdin.buffer.read(), "<stdin>").splitlines()
     elif input_file:
-        path = Path(input_file)
-        if not path.is_file():
-            raise UserError(f"{path}: input file not found")
-        lines += read_text(path).splitlines()
+        lines += read_text(Path(input_file), what="input file").splitlines()
     return lines
 
 
 def predict(checkpoint: str | Path, inputs: list[str], options: PredictOptions, *,
             device: str = "cpu", states_path: str | Path | None = None) -> Prediction:
     """Predictions for raw input lines; with states_path, every-step hidden states saved there."""
-    if states_path is not None and Path(states_path).suffix not in (".npz", ".pt"):
-        raise UserError(f"--states {states_path}: use a .npz or .pt file name")
-    task, model, _ = load_model(checkpoint, check_device(device))
+    if states_path is not None:
+        check_states_path(Path(states_path))
+    task, model, _ = load_model(checkpoint, check_device(device, "--device"))
     options.states = states_path is not None
     prediction = task.predict(model, inputs, options)
     if states_path is not None:
@@ -64,26 +88,77 @@ def predict(checkpoint: str | Path, inputs: list[str], options: PredictOptions, 
     return prediction
 
 
+def check_states_path(path: Path) -> None:
+    if path.suffix not in (".npz", ".pt"):
+        raise UserError(f"--states {path}: use a .npz or .pt file name")
+    if path.is_dir():
+        raise UserError(f"--states {path}: is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise UserError(f"--states {path}: the folder {path.parent} does not exist")
+
+
 def save_states(states: dict[str, torch.Tensor], path: Path) -> None:
     """h, c: [num_layers, directions, batch, steps, hidden]; lengths: [batch]."""
-    if path.suffix == ".pt":
-        torch.save({k: v.contiguous() for k, v in states.items()}, path)
-    else:
-        import numpy as np
+    try:
+        if path.suffix == ".pt":
+            torch.save({k: v.contiguous() for k, v in states.items()}, path)
+        else:
+            import numpy as np
 
-        np.savez(path, **{k: v.numpy() for k, v in states.items()})
+            np.savez(path, **{k: v.numpy() for k, v in states.items()})
+    except OSError as e:
+        raise UserError(f"--states {path}: cannot write: {e.strerror or e}") from None
 
 
 def checkpoint_info(checkpoint: str | Path) -> dict:
-    """What a checkpoint holds, as plain data."""
-    ckpt = load_checkpoint(checkpoint, require=REQUIRED)
+    """What a checkpoint holds, as plain data; whether its weights fit its model, and are finite."""
+    ckpt = load_checkpoint(checkpoint, require=MODEL_KEYS)
     cfg = config_from_dict(ckpt["config"], source=f"{checkpoint} (stored config)")
     params = sum(v.numel() for v in ckpt["model"].values())
     vocab = {k: len(v) for k, v in ckpt["task_state"].items() if isinstance(v, list)}
+    try:
+        load_model(checkpoint)
+        usable = "yes"
+    except UserError as e:
+        usable = f"no: {str(e).removeprefix(f'{checkpoint}: ')}"
     return {"checkpoint": str(checkpoint), "task": ckpt["task"], "format_version": ckpt["version"],
             "seqtrain_version": ckpt.get("seqtrain_version"), "torch_version": ckpt.get("torch_version"),
+            "usable for prediction": usable,
             "progress": ckpt["progress"], "metrics": ckpt.get("metrics"), "parameters": params,
             "vocab_sizes": vocab, "model": asdict(cfg.model), "config": cfg.to_dict()}
+
+
+# ---------------------------------------------------------------- poems
+
+def generate_poems(checkpoint: str | Path, request, device: str = "cpu") -> dict:
+    """What `seqtrain generate-poem` does: load, check the task writes poems, generate, time it."""
+    task, model, ckpt = load_model(checkpoint, check_device(device, "--device"))
+    if not task.writes_poems:
+        raise UserError(f"{checkpoint}: a {ckpt['task']} checkpoint cannot write poems; "
+                        f"generate-poem needs a poetry language model (e.g. trained with configs/tang.yaml)")
+    started = time.perf_counter()
+    poems = task.generate(model, request)
+    seconds = time.perf_counter() - started
+    return {"poems": poems, "seconds": seconds, "poems_per_second": len(poems) / max(seconds, 1e-9)}
+
+
+def evaluate_written_poems(path: str | Path, reference: str | Path, *, data_dir=None, **request) -> dict:
+    """What `seqtrain eval-poems` does: the poems in PATH beside the corpus of a poetry config or
+    checkpoint (its training split for copied lines, its validation split for real poems)."""
+    from seqtrain.tasks.tang.poem_eval import evaluate_poems
+
+    reference = Path(reference)
+    if reference.suffix in (".yaml", ".yml"):
+        cfg = load_config(reference)
+    else:
+        cfg = config_from_dict(load_checkpoint(reference, require=("config",))["config"],
+                               source=f"{reference} (stored config)")
+    task = TASKS[cfg.task]
+    if not task.has_corpus:
+        raise UserError(f"{reference}: a {cfg.task} run has no poem corpus to compare with; "
+                        f"give a poetry config or checkpoint (e.g. configs/tang.yaml)")
+    train, valid, _ = task.corpus(cfg, resolve_paths(cfg.data, data_root(data_dir), "data"))
+    return evaluate_poems(Path(path), train, valid, **request)
 
 
 def dumps(obj) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from seqtrain.config import config_from_dict
+from seqtrain.tasks import config_from_dict
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -2,8 +2,10 @@
 
 import pytest
 
-from seqtrain.config import TrainConfig, apply_override, config_from_dict, load_config
-from seqtrain.errors import UserError
+from seqtrain.core.config import TrainConfig, apply_override
+
+from seqtrain.tasks import config_from_dict, load_config
+from seqtrain.core.errors import UserError
 
 
 def write(tmp_path, text):

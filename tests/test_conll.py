@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from seqtrain.conll import fill_conllu, parse_conllu, read_tagged
-from seqtrain.errors import UserError
+from seqtrain.tasks.pos.conll import fill_conllu, parse_conllu, read_tagged
+from seqtrain.core.errors import UserError
 
 from conftest import assert_user_error, cli
 

@@ -4,7 +4,7 @@ import itertools
 
 import torch
 
-from seqtrain.crf import CRF
+from seqtrain.models.crf import CRF
 
 
 def random_crf(num_tags: int, seed: int) -> CRF:

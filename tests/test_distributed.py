@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from conftest import REPO, assert_user_error, run_cli
-from seqtrain.batching import epoch_batches
-from seqtrain.config import load_config
-from seqtrain.launch import exit_status, torchrun_args
-from seqtrain.train import train
+from seqtrain.data.batching import epoch_batches
+from seqtrain.tasks import load_config
+from seqtrain.distributed.launch import exit_status, torchrun_args
+from seqtrain.training.trainer import train
 
 SINCOS = """\
 task: sincos

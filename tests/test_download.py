@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_user_error, cli
-from seqtrain.download import CORPORA, Corpus, RemoteFile, download, local_name, sha256_of
-from seqtrain.errors import UserError
+from seqtrain.data.download import CORPORA, Corpus, RemoteFile, download, local_name, sha256_of
+from seqtrain.core.errors import UserError
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -176,7 +176,7 @@ def test_ctrl_c_during_a_transfer_keeps_no_partial_file(tmp_path, serve, monkeyp
     def interrupt(self, task, n):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("seqtrain.download.transfer_display.advance", interrupt)
+    monkeypatch.setattr("seqtrain.data.download.transfer_display.advance", interrupt)
     with pytest.raises(KeyboardInterrupt):
         download(toy_corpus(*FILES), tmp_path, mirror=server.url, quiet=True)
     assert leftovers(tmp_path / "toy") == []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seqtrain.checkpoint import load_checkpoint
+from seqtrain.core.checkpoint import load_checkpoint
 from seqtrain.tasks import TASKS
 
 REPO = Path(__file__).resolve().parent.parent

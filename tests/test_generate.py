@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtrain.config import data_root, load_config, resolve_paths
-from seqtrain.errors import UserError
-from seqtrain.generate import Form, PoemRequest
-from seqtrain.poem_eval import form_valid
-from seqtrain.poems import lines_of
-from seqtrain.tasks.tang import TangTask
+from seqtrain.core.paths import data_root, resolve_paths
+
+from seqtrain.tasks import load_config
+from seqtrain.core.errors import UserError
+from seqtrain.tasks.tang.generate import Form, PoemRequest
+from seqtrain.tasks.tang.poem_eval import form_valid
+from seqtrain.tasks.tang.poems import lines_of
+from seqtrain.tasks.tang.task import TangTask
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,8 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 def lm():
     """An untrained model over the tiny sample's characters: its choices are close to random."""
     cfg = load_config(REPO / "configs" / "tang-tiny.yaml", ["model.hidden_size=32"])
-    task = TangTask(cfg)
-    task.load_data(resolve_paths(cfg.data, data_root(), "data"))
+    task, _ = TangTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), None)
     torch.manual_seed(0)
     return task, task.build_model().eval()
 
@@ -99,7 +100,7 @@ def test_greedy_poem_is_the_stepwise_argmax_of_the_whole_prefix(lm):
     with torch.no_grad():
         logits, _ = model(ids[:, :-1])
     form = Form(PoemRequest(form=5, lines=4), "</s>")
-    from seqtrain.generate import Masks
+    from seqtrain.tasks.tang.generate import Masks
 
     masks = Masks(task.vocab, "</s>", {"<pad>", "<unk>", "<s>", "</s>"})
     for t, target in enumerate(ids[0, 1:].tolist()):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-import seqtrain.train
-from seqtrain.batching import to_device
-from seqtrain.config import load_config
-from seqtrain.errors import UserError
-from seqtrain.rnn import on_host
-from seqtrain.train import Loop, train
+from seqtrain.data.batching import to_device
+from seqtrain.tasks import load_config
+from seqtrain.core.errors import UserError
+from seqtrain.models.rnn import on_host
+from seqtrain.training.parts import Callback, NanGuard
+from seqtrain.training.trainer import train
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -48,24 +48,23 @@ def test_reduced_precision_is_accepted_and_ignored_on_cpu(tmp_path, precision):
     assert other["final"] == fp32["final"]
 
 
-def test_deferred_nan_check_names_the_step_where_the_loss_broke(tmp_path, monkeypatch):
+def test_deferred_nan_check_names_the_step_where_the_loss_broke(tmp_path):
     with pytest.raises(UserError) as at_once:
         train(exploding(tmp_path), run_dir=tmp_path / "at-once", quiet=True)
     broke = at_once.value.args[0].split(" (epoch")[0]  # "the loss became NaN or inf at step N"
     assert "found at" not in at_once.value.args[0]
     # as on CUDA: flags are read every train.log_every (5) steps
-    monkeypatch.setattr(seqtrain.train, "nan_check_each_step", lambda device, on_nan: False)
     with pytest.raises(UserError) as deferred:
-        train(exploding(tmp_path), run_dir=tmp_path / "deferred", quiet=True)
+        train(exploding(tmp_path), run_dir=tmp_path / "deferred", quiet=True, nan_check_each_step=False)
     assert deferred.value.args[0].startswith(broke + " (epoch")
     assert "(found at step 5: on CUDA losses are checked every train.log_every steps)" in deferred.value.args[0]
     assert not (tmp_path / "deferred" / "checkpoints" / "best.pt").exists()
 
 
 def test_the_nan_check_waits_for_the_gpu_only_where_it_must():
-    assert seqtrain.train.nan_check_each_step(torch.device("cpu"), "stop")
-    assert not seqtrain.train.nan_check_each_step(torch.device("cuda"), "stop")
-    assert seqtrain.train.nan_check_each_step(torch.device("cuda"), "skip_batch")  # must skip before the update
+    assert NanGuard.checks_each_step(torch.device("cpu"), "stop")
+    assert not NanGuard.checks_each_step(torch.device("cuda"), "stop")
+    assert NanGuard.checks_each_step(torch.device("cuda"), "skip_batch")  # must skip before the update
 
 
 def test_cpu_batches_are_not_copied():
@@ -96,20 +95,17 @@ def test_training_on_cuda_in_each_precision(tmp_path, precision):
 
 @cuda
 @pytest.mark.parametrize("config", ["hello", "configs/sincos.yaml"])
-def test_cuda_steps_never_wait_for_the_gpu(tmp_path, monkeypatch, config):
-    step = Loop.step
+def test_cuda_steps_never_wait_for_the_gpu(tmp_path, config):
+    class NoSyncInSteps(Callback):  # any synchronising call inside a step raises
+        def on_step_start(self, trainer):
+            torch.cuda.set_sync_debug_mode("error")
 
-    def step_that_must_not_sync(self, examples, index, batch):
-        torch.cuda.set_sync_debug_mode("error")  # any synchronising call in the step raises
-        try:
-            return step(self, examples, index, batch)
-        finally:
+        def on_step_end(self, trainer, tokens):
             torch.cuda.set_sync_debug_mode("default")
 
-    monkeypatch.setattr(Loop, "step", step_that_must_not_sync)
     cfg = hello(tmp_path, "train.device=cuda") if config == "hello" else \
         load_config(config, ["train.device=cuda", "train.epochs=2"])
-    assert train(cfg, run_dir=tmp_path / "run", quiet=True)["steps"] > 0
+    assert train(cfg, run_dir=tmp_path / "run", quiet=True, callbacks=[NoSyncInSteps()])["steps"] > 0
 
 
 @cuda

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from seqtrain.config import load_config
-from seqtrain.errors import UserError
+from seqtrain.tasks import load_config
+from seqtrain.core.errors import UserError
 from seqtrain.inference import predict
-from seqtrain.task import PredictOptions
-from seqtrain.train import train
+from seqtrain.tasks.base import PredictOptions
+from seqtrain.training.trainer import train
 
 
 @pytest.mark.parametrize("config", ["configs/hello.yaml", "configs/hello-embedding.yaml"])
@@ -46,8 +46,7 @@ def test_sincos_reaches_validation_mse_below_1e_4(tmp_path):
 def test_sincos_validation_phases_never_occur_in_training(tmp_path):
     from seqtrain.tasks.sincos import ARCS, SinCosTask
 
-    task = SinCosTask(load_config("configs/sincos.yaml"))
-    splits = task.load_data({})
+    task, splits = SinCosTask.for_training(load_config("configs/sincos.yaml"), {}, None)
     arc = lambda phase: int(phase / (2 * 3.141592653589793 / ARCS))
     assert not {arc(p) for p in splits.train} & {arc(p) for p in splits.dev}
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtrain.checkpoint import load_model
-from seqtrain.config import load_config, resolve_paths, data_root
+from seqtrain.inference import load_model
+from seqtrain.tasks import load_config
+from seqtrain.core.paths import resolve_paths, data_root
 from seqtrain.inference import predict
-from seqtrain.task import PredictOptions
-from seqtrain.tasks.pos import PosTask
+from seqtrain.tasks.base import PredictOptions
+from seqtrain.tasks.pos.task import PosTask
 
 from conftest import REPO, assert_user_error, cli, run_cli
 
@@ -24,8 +25,7 @@ QUICK = ["-o", "train.epochs=8", "-o", "train.threads=1"]
 
 def toy_task(*overrides: str) -> tuple[PosTask, object]:
     cfg = load_config(TOY, ["train.threads=1", *overrides])
-    task = PosTask(cfg)
-    return task, task.load_data(resolve_paths(cfg.data, data_root(), "data"))
+    return PosTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), None)
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,8 @@ def test_a_loaded_vocabulary_is_kept_when_data_is_read_again():
     state = task.state_dict()
     other, _ = toy_task("data.max_train=3")  # fewer sentences: a smaller vocabulary of its own
     assert other.state_dict() != state
-    fresh = PosTask(other.cfg)
-    fresh.load_state_dict(state)
-    fresh.load_data(resolve_paths(other.cfg.data, data_root(), "data"))
+    fresh = PosTask.from_state(other.cfg, state)
+    fresh.read_splits(resolve_paths(other.cfg.data, data_root(), "data"))
     assert fresh.state_dict() == state
 
 
@@ -176,7 +175,7 @@ def test_tags_never_seen_in_training_count_as_errors_and_are_listed(toy_run, tmp
 
 
 def test_evaluate_without_data_scores_the_runs_dev_split_as_training_did(toy_run):
-    from seqtrain.checkpoint import load_checkpoint
+    from seqtrain.core.checkpoint import load_checkpoint
 
     stored = load_checkpoint(toy_run / "checkpoints" / "best.pt")["metrics"]
     scored = json.loads(cli("evaluate", toy_run, "--json").out)["metrics"]

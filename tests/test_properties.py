@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+import typing
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import TINY_HELLO
-from seqtrain.checkpoint import load_checkpoint, load_model
-from seqtrain.config import TrainConfig, config_from_dict, load_config
-from seqtrain.errors import UserError
+from seqtrain.core.checkpoint import load_checkpoint
+from seqtrain.inference import load_model
+from seqtrain.core.config import TrainConfig
+from seqtrain.tasks import config_from_dict, load_config
+from seqtrain.core.errors import UserError
 from seqtrain.tasks import TASKS
-from seqtrain.textfile import decode
+from seqtrain.core.textfile import decode
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 SCRATCH = Path(tempfile.mkdtemp(prefix="seqtrain-properties-"))
@@ -59,7 +62,8 @@ def near_valid_configs(draw) -> dict:
     """A config of a real task whose keys are mostly real and whose values are anything."""
     name = draw(st.sampled_from(sorted(TASKS)))
     task = TASKS[name]
-    raw = {"task": name, "data": draw(section(task.DataConfig)), "model": draw(section(task.ModelConfig)),
+    sections = typing.get_type_hints(task.Config)
+    raw = {"task": name, "data": draw(section(sections["data"])), "model": draw(section(sections["model"])),
            "train": draw(section(TrainConfig))}
     if draw(st.booleans()):
         raw[draw(st.sampled_from(["seed", "name", "extra"]))] = draw(values)
@@ -122,7 +126,9 @@ def test_utf8_text_with_or_without_bom_and_crlf_reads_back(text, bom, crlf):
 # ---------------------------------------------------------------- readers
 
 def hello_reader():
-    return TASKS["hello"](load_config(scratch_file("hello.yaml", TINY_HELLO)))
+    from seqtrain.tasks.hello import read_pair_file
+
+    return read_pair_file
 
 
 pair_lines = st.lists(st.one_of(
@@ -134,15 +140,15 @@ pair_lines = st.lists(st.one_of(
 @given(st.one_of(st.binary(max_size=200), st.builds(lambda lines, end: end.join(lines), pair_lines,
                                                     st.sampled_from(["\n", "\r\n", "\r"]))))
 def test_hello_pair_files_load_or_give_a_clean_error(content):
-    pairs = loads_or_user_error(hello_reader().read_examples, scratch_file("pairs.tsv", content))
+    pairs = loads_or_user_error(hello_reader(), scratch_file("pairs.tsv", content))
     if pairs is not None:
         assert pairs and all(len(a) == len(b) > 0 for a, b in pairs)
 
 
 def conll_module():
-    import seqtrain.conll
+    import seqtrain.tasks.pos.conll
 
-    return seqtrain.conll
+    return seqtrain.tasks.pos.conll
 
 
 conllu_lines = st.lists(st.one_of(
@@ -179,7 +185,7 @@ json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st
 @FAST
 @given(st.one_of(st.builds(json.dumps, json_values), st.text(max_size=60), st.binary(max_size=100)))
 def test_poem_files_load_or_give_a_clean_error(content):
-    import seqtrain.poems as poems
+    import seqtrain.tasks.tang.poems as poems
 
     loads_or_user_error(poems.read_poems, scratch_file("poems.json", content))
 
@@ -194,7 +200,7 @@ written_records = st.lists(st.one_of(json_values, st.fixed_dictionaries(
 @given(st.one_of(st.builds(json.dumps, written_records), st.text(max_size=60), st.binary(max_size=60)),
        st.sampled_from([".json", ".txt"]))
 def test_written_poem_files_load_or_give_a_clean_error(content, suffix):
-    import seqtrain.poem_eval as poem_eval
+    import seqtrain.tasks.tang.poem_eval as poem_eval
 
     loads_or_user_error(poem_eval.read_written, scratch_file("written" + suffix, content), {})
 

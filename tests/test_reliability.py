@@ -21,8 +21,9 @@ import pytest
 import torch
 
 from conftest import REPO, TINY_HELLO, assert_user_error, cli, snapshot
-from seqtrain.checkpoint import load_checkpoint, load_model, save_checkpoint
-from seqtrain.errors import UserError
+from seqtrain.core.checkpoint import load_checkpoint, save_checkpoint
+from seqtrain.inference import load_model
+from seqtrain.core.errors import UserError
 
 
 def write(path: Path, data: str | bytes) -> Path:
@@ -341,8 +342,11 @@ def test_resuming_a_run_of_another_task_is_refused(tmp_path, hello_run):
 
 
 def test_a_checkpoint_given_to_a_command_for_another_task_is_refused(hello_run):
-    with pytest.raises(UserError, match="a checkpoint of task 'hello'; this command needs one of task 'tang'"):
-        load_model(hello_run, expect="tang")
+    from seqtrain.inference import generate_poems
+    from seqtrain.tasks.tang.generate import PoemRequest
+
+    with pytest.raises(UserError, match="a hello checkpoint cannot write poems; generate-poem needs a poetry"):
+        generate_poems(hello_run, PoemRequest())
 
 
 def test_missing_checkpoint(tmp_path):
@@ -368,13 +372,13 @@ def test_a_directory_of_other_files_is_not_taken_as_a_run_directory(tmp_path, he
 def test_sigterm_while_data_loads_exits_130_and_leaves_no_run_directory(tmp_path, hello_config, monkeypatch):
     from seqtrain.tasks.hello import HelloTask
 
-    real = HelloTask.load_data
+    real = HelloTask.for_training.__func__
 
-    def load_data(self, paths):
+    def for_training(cls, cfg, paths, workdir):
         os.kill(os.getpid(), signal.SIGTERM)  # arrives while the data is read, before any checkpoint
-        return real(self, paths)
+        return real(cls, cfg, paths, workdir)
 
-    monkeypatch.setattr(HelloTask, "load_data", load_data)
+    monkeypatch.setattr(HelloTask, "for_training", classmethod(for_training))
     assert cli("train", hello_config, "--run-dir", tmp_path / "run", "-q").code == 130
     assert not (tmp_path / "run").exists()
 
@@ -463,7 +467,7 @@ def test_a_full_disk_while_saving_is_one_line_and_keeps_the_previous_checkpoint(
 
 KILL_BETWEEN_WRITE_AND_RENAME = """
 import os, signal, sys, torch
-from seqtrain.checkpoint import save_checkpoint
+from seqtrain.core.checkpoint import save_checkpoint
 path = sys.argv[1]
 save_checkpoint({"task": "x", "value": torch.ones(3)}, path)
 os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # dies after writing, before renaming

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from seqtrain.rnn import Recurrent
+from seqtrain.models.rnn import Recurrent
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

@@ -10,13 +10,15 @@ import pytest
 import torch
 
 from conftest import assert_user_error, cli, run_cli
-from seqtrain import poems as P
-from seqtrain.batching import epoch_batches
-from seqtrain.config import data_root, load_config, resolve_paths
-from seqtrain.errors import UserError
-from seqtrain.generate import PoemRequest
-from seqtrain.poem_eval import figures, form_valid
-from seqtrain.tasks.tang import TangTask
+import seqtrain.tasks.tang.poems as P
+from seqtrain.data.batching import epoch_batches
+from seqtrain.core.paths import data_root, resolve_paths
+from seqtrain.tasks import load_config
+from seqtrain.core.errors import UserError
+from seqtrain.tasks.tang.generate import PoemRequest
+from seqtrain.tasks.tang.poem_eval import figures, form_valid
+from seqtrain.tasks.shared import seeded_split
+from seqtrain.tasks.tang.task import TangTask
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "configs" / "tang-tiny.yaml"
@@ -25,8 +27,7 @@ SAMPLES = REPO / "data" / "samples" / "tang-tiny"
 
 def tiny_task(*overrides):
     cfg = load_config(TINY, list(overrides))
-    task = TangTask(cfg)
-    return task, task.load_data(resolve_paths(cfg.data, data_root(), "data"))
+    return TangTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), None)
 
 
 # ---------------------------------------------------------------- reading and cleaning
@@ -112,10 +113,10 @@ def test_vocab_and_split_are_the_same_every_time():
 
 def test_split_is_by_poem_seeded_and_disjoint():
     poems = [P.Poem("", "", f"{i}") for i in range(100)]
-    train, valid = P.split(poems, 0.1, seed=3)
+    train, valid = seeded_split(poems, 0.1, 3, keep_one=True)
     assert len(valid) == 10 and not {p.text for p in train} & {p.text for p in valid}
-    assert P.split(poems, 0.1, seed=3) == (train, valid)
-    assert P.split(poems, 0.1, seed=4)[1] != valid
+    assert seeded_split(poems, 0.1, 3, keep_one=True) == (train, valid)
+    assert seeded_split(poems, 0.1, 4, keep_one=True)[1] != valid
 
 
 def test_bigram_baseline_is_a_distribution():
@@ -184,8 +185,7 @@ def test_chunk_targets_never_ask_for_the_begin_symbol():
 @pytest.mark.skipif(not os.environ.get("SEQTRAIN_DATA"), reason="set SEQTRAIN_DATA to the corpora root")
 def test_full_corpus_selection_and_baselines():
     cfg = load_config(REPO / "configs" / "tang.yaml")
-    task = TangTask(cfg)
-    splits = task.load_data(resolve_paths(cfg.data, data_root(), "data"))
+    task, splits = TangTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), None)
     assert task.filter_counts["read"] > 50_000 and task.filter_counts["max_chars"] > 30_000
     assert len(splits.dev) == round(task.filter_counts["max_chars"] * cfg.data.valid_fraction)
     metrics = task.metrics({"loss_sum": torch.tensor(0.0), "chars": sum(len(e.ids) - 1 for e in splits.dev),

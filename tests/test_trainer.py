@@ -6,10 +6,10 @@ import pytest
 import torch
 import yaml
 
-from seqtrain.checkpoint import load_checkpoint, save_checkpoint
-from seqtrain.config import load_config
-from seqtrain.errors import UserError
-from seqtrain.train import train
+from seqtrain.core.checkpoint import load_checkpoint, save_checkpoint
+from seqtrain.tasks import load_config
+from seqtrain.core.errors import UserError
+from seqtrain.training.trainer import train
 
 SMALL_SINCOS = ["data.train_windows=96", "data.dev_windows=16", "data.steps=12", "model.hidden_size=8",
                 "model.num_layers=2", "model.dropout=0.3", "train.batch_size=16", "train.schedule.name=none",

@@ -15,12 +15,15 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
-from seqtrain.config import opt
-from seqtrain.errors import UserError
-from seqtrain.rnn import OneHot, RNNConfig, StepwiseRNN, build_recurrent, embedding
-from seqtrain.task import Prediction, PredictOptions, Splits, Table
-from seqtrain.textfile import read_text
-from seqtrain.vocab import Vocab
+from seqtrain.core.config import Config
+from seqtrain.core.device import model_device
+from seqtrain.core.errors import UserError
+from seqtrain.core.fields import opt, section
+from seqtrain.core.textfile import read_text
+from seqtrain.core.vocab import Vocab
+from seqtrain.models.layers import OneHot, StepwiseRNN, embedding
+from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Task
+from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states
 
 
 @dataclass
@@ -40,7 +43,13 @@ class ModelConfig(RNNConfig):
     hidden_size: int = opt(4, "hidden units per direction", min=1)
     impl: Literal["fused", "loop"] = opt("loop", "fused nn.RNN/LSTM/GRU, or a step loop over RNNCell/LSTMCell/GRUCell")
     input: Literal["onehot", "embedding"] = opt("onehot", "one-hot characters, or a learned nn.Embedding")
-    embedding_dim: int = opt(10, "embedding size (input: embedding)", min=1)
+    embedding_dim: int = opt(10, "embedding size (input: embedding)", min=1, max=65536)
+
+
+@dataclass
+class HelloConfig(Config):
+    data: DataConfig = section(DataConfig, "the (input, target) pairs")
+    model: ModelConfig = section(ModelConfig, "the char RNN")
 
 
 def check_pair(pair, where: str) -> None:
@@ -50,38 +59,39 @@ def check_pair(pair, where: str) -> None:
         raise UserError(f"{where}: input {pair[0]!r} and target {pair[1]!r} differ in length")
 
 
-class HelloTask:
-    DataConfig = DataConfig
-    ModelConfig = ModelConfig
+class HelloTask(Task):
+    Config = HelloConfig
     monitor = ("loss", "min")
 
-    def __init__(self, cfg):
-        self.cfg = cfg
-        self.vocab: Vocab | None = None
-        self.shown: list[str] = []
+    def __init__(self, cfg: HelloConfig, vocab: Vocab, shown: list[str]):
+        super().__init__(cfg)
+        self.vocab = vocab
+        self.shown = shown  # inputs whose predictions each evaluation shows
 
     # ---------------------------------------------------------------- data
-    def load_data(self, paths: dict) -> Splits:
-        pairs = self.read_examples(paths["file"]) if "file" in paths else [tuple(p) for p in self.cfg.data.pairs]
-        if self.vocab is None:
-            self.vocab = Vocab(sorted({c for pair in pairs for s in pair for c in s}), unk=None)
-            self.shown = [p[0] for p in pairs[:4]]
+    @classmethod
+    def for_training(cls, cfg: HelloConfig, paths: dict, workdir) -> tuple["HelloTask", Splits]:
+        pairs = read_pairs(cfg, paths)
+        task = cls(cfg, Vocab(sorted({c for pair in pairs for s in pair for c in s}), unk=None),
+                   [p[0] for p in pairs[:4]])
+        return task, task.encode_splits(pairs)
+
+    @classmethod
+    def from_state(cls, cfg: HelloConfig, state: dict) -> "HelloTask":
+        return cls(cfg, Vocab(state["chars"], unk=None), list(state["shown"]))
+
+    def state_dict(self) -> dict:
+        return {"chars": self.vocab.to_list(), "shown": self.shown}
+
+    def read_splits(self, paths: dict) -> Splits:
+        return self.encode_splits(read_pairs(self.cfg, paths))
+
+    def encode_splits(self, pairs: list) -> Splits:
         examples = [self.encode(p) for p in pairs]
         return Splits(train=examples * self.cfg.data.repeat, dev=examples)
 
     def read_examples(self, path: Path) -> list:
-        pairs = []
-        for number, line in enumerate(read_text(path).splitlines(), 1):
-            if not line.strip():
-                continue
-            pair = line.rstrip("\r").split("\t")
-            check_pair(pair, f"{path}:{number}")
-            pairs.append(tuple(pair))
-        if not pairs:
-            raise UserError(f"{path}: no input<TAB>target lines")
-        if self.vocab is not None:  # evaluating a trained model
-            return [self.encode(p) for p in pairs]
-        return pairs
+        return [self.encode(p) for p in read_pair_file(path)]
 
     def encode(self, pair) -> tuple[torch.Tensor, torch.Tensor]:
         return self.ids(pair[0]), self.ids(pair[1])
@@ -94,13 +104,6 @@ class HelloTask:
             raise UserError(f"characters not in the model's vocabulary ({''.join(self.vocab.tokens)}): "
                             f"{''.join(unknown)!r} in {text!r}")
         return torch.tensor(self.vocab.encode(text))
-
-    def state_dict(self) -> dict:
-        return {"chars": self.vocab.to_list(), "shown": self.shown}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.vocab = Vocab(state["chars"], unk=None)
-        self.shown = list(state["shown"])
 
     # ---------------------------------------------------------------- model
     def build_model(self) -> nn.Module:
@@ -137,21 +140,14 @@ class HelloTask:
                 "accuracy": float(totals["correct"] / totals["chars"]),
                 "exact": float(totals["exact"] / totals["strings"])}
 
-    def tables(self, totals: dict) -> list[Table]:
-        return []
-
     def epoch_report(self, model) -> str:
         texts = [self.predict_text(model, s) for s in self.shown]
         return "  ".join(f"{s} -> {t}" for s, t in zip(self.shown, texts))
 
-    def write_artifacts(self, model, splits, run_dir) -> list:
-        return []
-
     # ---------------------------------------------------------------- predict
     def predict_text(self, model, text: str) -> str:
         with torch.no_grad():
-            device = next(model.parameters()).device
-            logits, _ = model(self.ids(text)[None].to(device))
+            logits, _ = model(self.ids(text)[None].to(model_device(model)))
         return "".join(self.vocab.decode(logits[0].argmax(-1).tolist()))
 
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
@@ -161,10 +157,26 @@ class HelloTask:
         states = {}
         if options.states:
             batch = self.collate([(self.ids(s), self.ids(s)) for s in inputs])
-            device = next(model.parameters()).device
-            with torch.no_grad():
-                states = model.all_states(batch["x"].to(device), batch["lengths"])
-            states = {k: v.cpu() for k, v in states.items()} | {"lengths": batch["lengths"]}
+            states = every_step_states(model.all_states, {"x": batch["x"].to(model_device(model)),
+                                                          "lengths": batch["lengths"]}, batch["lengths"])
         return Prediction(text="\n".join(outputs),
                           records=[{"input": s, "output": o} for s, o in zip(inputs, outputs)],
                           states=states)
+
+
+def read_pairs(cfg: HelloConfig, paths: dict) -> list[tuple[str, str]]:
+    """The pairs of data.file when it is set, else those written in the config."""
+    return read_pair_file(paths["file"]) if "file" in paths else [(p[0], p[1]) for p in cfg.data.pairs]
+
+
+def read_pair_file(path: Path) -> list[tuple[str, str]]:
+    pairs = []
+    for number, line in enumerate(read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        pair = line.rstrip("\r").split("\t")
+        check_pair(pair, f"{path}:{number}")
+        pairs.append((pair[0], pair[1]))
+    if not pairs:
+        raise UserError(f"{path}: no input<TAB>target lines")
+    return pairs

@@ -10,15 +10,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import nn
 
-from seqtrain.config import opt
-from seqtrain.errors import UserError
-from seqtrain.rnn import RNNConfig, StepwiseRNN, build_recurrent
-from seqtrain.task import Prediction, PredictOptions, Splits, Table
+from seqtrain.core.config import Config
+from seqtrain.core.device import model_device
+from seqtrain.core.errors import UserError
+from seqtrain.core.fields import opt, section
+from seqtrain.models.layers import StepwiseRNN
+from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Task
+from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states
 
 ARCS = 20          # the circle of start phases is cut into this many arcs...
 DEV_EVERY = 5      # ...and every fifth arc is kept for validation only
@@ -39,7 +41,13 @@ class DataConfig:
 
 @dataclass
 class ModelConfig(RNNConfig):
-    hidden_size: int = opt(32, "hidden units per direction", min=1)
+    hidden_size: int = opt(32, "hidden units per direction", min=1, max=65536)
+
+
+@dataclass
+class SinCosConfig(Config):
+    data: DataConfig = section(DataConfig, "the generated windows")
+    model: ModelConfig = section(ModelConfig, "the regression RNN")
 
 
 def sample_phases(n: int, dev: bool, generator: torch.Generator) -> torch.Tensor:
@@ -49,17 +57,27 @@ def sample_phases(n: int, dev: bool, generator: torch.Generator) -> torch.Tensor
     return (which + within) * (2 * math.pi / ARCS)
 
 
-class SinCosTask:
-    DataConfig = DataConfig
-    ModelConfig = ModelConfig
+class SinCosTask(Task):
+    Config = SinCosConfig
     monitor = ("mse", "min")
 
-    def __init__(self, cfg):
-        self.cfg = cfg
-        d = cfg.data
-        self.times = torch.arange(d.steps, dtype=torch.float32) * d.dt
+    def __init__(self, cfg: SinCosConfig):
+        super().__init__(cfg)
+        self.times = torch.arange(cfg.data.steps, dtype=torch.float32) * cfg.data.dt
 
-    def load_data(self, paths: dict) -> Splits:
+    @classmethod
+    def for_training(cls, cfg: SinCosConfig, paths: dict, workdir) -> tuple["SinCosTask", Splits]:
+        task = cls(cfg)
+        return task, task.read_splits(paths)
+
+    @classmethod
+    def from_state(cls, cfg: SinCosConfig, state: dict) -> "SinCosTask":
+        return cls(cfg)
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def read_splits(self, paths: dict) -> Splits:
         generator = torch.Generator().manual_seed(self.cfg.seed)
         d = self.cfg.data
         return Splits(train=sample_phases(d.train_windows, False, generator).tolist(),
@@ -67,12 +85,6 @@ class SinCosTask:
 
     def read_examples(self, path: Path) -> list:
         raise UserError("sincos validates on generated windows; run seqtrain evaluate CHECKPOINT without DATA")
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
     def build_model(self) -> nn.Module:
         return StepwiseRNN(nn.Identity(), build_recurrent(self.cfg.model, 1), 1)
@@ -99,20 +111,13 @@ class SinCosTask:
         mse = float(totals["sq_err"] / totals["n"])
         return {"loss": mse, "mse": mse}
 
-    def tables(self, totals: dict) -> list[Table]:
-        return []
-
-    def epoch_report(self, model) -> None:
-        return None
-
     def write_artifacts(self, model, splits: Splits, run_dir: Path) -> list[Path]:
-        from seqtrain.plots import plot_series
+        from seqtrain.ui.plots import plot_series
 
         batch = self.collate(splits.dev[:1])
-        device = next(model.parameters()).device
         model.eval()
         with torch.no_grad():
-            out, _ = model(batch["x"].to(device))
+            out, _ = model(batch["x"].to(model_device(model)))
         t = self.times.tolist()
         return [plot_series(run_dir / "prediction.png", t,
                             {"input sin(t)": batch["x"][0, :, 0].tolist(), "target cos(t)": batch["y"][0].tolist(),
@@ -121,11 +126,10 @@ class SinCosTask:
 
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
         values = parse_values(inputs)
-        x = torch.tensor(values, dtype=torch.float32)[None, :, None]
-        device = next(model.parameters()).device
+        x = torch.tensor(values, dtype=torch.float32)[None, :, None].to(model_device(model))
         with torch.no_grad():
-            out, _ = model(x.to(device))
-            states = {k: v.cpu() for k, v in model.all_states(x.to(device)).items()} if options.states else {}
+            out, _ = model(x)
+        states = every_step_states(model.all_states, {"x": x}, torch.tensor([len(values)])) if options.states else {}
         predicted = out[0, :, 0].cpu().tolist()
         return Prediction(text=" ".join(f"{v:.4f}" for v in predicted),
                           records=[{"input": values, "output": predicted}], states=states)

@@ -29,7 +29,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqtrain.errors import UserError
+from seqtrain.core.errors import UserError
 
 MIRROR_ENV = "SEQTRAIN_DOWNLOAD_MIRROR"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -1,14 +1,7 @@
-"""Checkpoints: one plain-data dict per file, written atomically, read with weights_only=True.
+"""Checkpoint files: one plain-data dict per file, written atomically, read with weights_only=True.
 
-Layout (all plain data: tensors, numbers, strings, lists, dicts):
-  format, version     "seqtrain-checkpoint", FORMAT_VERSION
-  task                task name; config: the fully resolved config (dict)
-  task_state          the task's vocabularies / normalisation (Task.state_dict())
-  model               model state_dict
-  optimizer, scheduler, scaler   their state_dicts (scheduler/scaler may be None)
-  rng                 {"torch": ByteTensor, "cuda": [ByteTensor, ...]}
-  progress            {"epoch", "step", "batch_in_epoch", "best", "best_step", "bad_evals"}
-  metrics             last dev metrics; seqtrain_version, torch_version
+This module only writes and reads the files (and checks the format marker); what a checkpoint holds
+is defined in seqtrain/training/state.py (CHECKPOINT_SCHEMA).
 """
 
 from __future__ import annotations
@@ -21,11 +14,12 @@ from pathlib import Path
 
 import torch
 
-from seqtrain.errors import UserError
+from seqtrain.core.errors import UserError
+from seqtrain.core.textfile import open_regular
 
 FORMAT = "seqtrain-checkpoint"
 FORMAT_VERSION = 1
-REQUIRED = ("task", "config", "task_state", "model", "progress")
+SHAPES = {"task": str, "config": dict, "task_state": dict, "model": dict, "progress": dict}  # what a reader may rely on
 
 
 def save_checkpoint(payload: dict, path: Path) -> None:
@@ -54,23 +48,21 @@ def save_checkpoint(payload: dict, path: Path) -> None:
 
 def load_checkpoint(path: str | Path, map_location="cpu", require: tuple[str, ...] = ()) -> dict:
     """Load and check a checkpoint; every way it can be wrong is a UserError naming the file.
-    `require`: keys the caller reads (REQUIRED for a model, more to resume training)."""
+    `require`: keys the caller reads (seqtrain.training.state: MODEL_KEYS, RESUME_KEYS)."""
     path = Path(path)
     if path.is_dir():
         for candidate in (path / "checkpoints" / "best.pt", path / "best.pt"):
             if candidate.is_file():
                 path = candidate
                 break
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint not found")
+        else:
+            raise UserError(f"{path}: checkpoint not found (a directory without checkpoints/best.pt)")
     try:
-        open(path, "rb").close()
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
-    try:
-        with warnings.catch_warnings():  # torch warns about pickle protocols on foreign files
-            warnings.simplefilter("ignore")
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        with open_regular(path, "checkpoint") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols on foreign files
+            ckpt = torch.load(f, map_location=map_location, weights_only=True)
+    except UserError:
+        raise
     except pickle.UnpicklingError as e:
         if "Weights only load failed" not in str(e):
             raise UserError(f"{path}: not a readable checkpoint (not a torch file)") from None
@@ -88,28 +80,10 @@ def load_checkpoint(path: str | Path, map_location="cpu", require: tuple[str, ..
     missing = [key for key in require if key not in ckpt]
     if missing:
         raise UserError(f"{path}: incomplete checkpoint (no {', '.join(missing)})")
+    for key, kind in SHAPES.items():
+        if key in ckpt and not isinstance(ckpt[key], kind):
+            raise UserError(f"{path}: damaged checkpoint: {key} is a {type(ckpt[key]).__name__}, "
+                            f"expected a {kind.__name__}")
+    if isinstance(ckpt.get("model"), dict) and not all(isinstance(v, torch.Tensor) for v in ckpt["model"].values()):
+        raise UserError(f"{path}: damaged checkpoint: model holds something other than tensors")
     return ckpt
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu", expect: str | None = None):
-    """(task, model, checkpoint) ready for inference: the path from a file to predictions.
-    `expect`: the task a command needs (generate-poem needs a tang checkpoint, say)."""
-    from seqtrain.config import config_from_dict
-    from seqtrain.tasks import TASKS
-
-    ckpt = load_checkpoint(path, require=REQUIRED)
-    if ckpt.get("task") not in TASKS:
-        raise UserError(f"{path}: checkpoint is for task {ckpt.get('task')!r}, which this seqtrain does not know")
-    if expect is not None and ckpt["task"] != expect:
-        raise UserError(f"{path}: a checkpoint of task {ckpt['task']!r}; this command needs one of task {expect!r}")
-    cfg = config_from_dict(ckpt["config"], source=f"{path} (stored config)")
-    task = TASKS[cfg.task](cfg)
-    task.load_state_dict(ckpt["task_state"])
-    model = task.build_model()
-    try:
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, TypeError, AttributeError) as e:
-        raise UserError(f"{path}: the stored weights do not fit the model its config describes "
-                        f"({str(e).strip().splitlines()[-1][:120]})") from None
-    model.to(device).eval()
-    return task, model, ckpt

@@ -8,39 +8,14 @@ read), give the same outputs for the same weights, and convert into each other w
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Literal
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from seqtrain.config import opt
-from seqtrain.errors import UserError
 
 FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-
-
-@dataclass
-class RNNConfig:
-    """Recurrence settings shared by every task's `model` section."""
-    cell: Literal["rnn", "lstm", "gru"] = opt("lstm", "recurrent cell")
-    nonlinearity: Literal["tanh", "relu"] = opt("tanh", "activation of the plain rnn cell")
-    hidden_size: int = opt(128, "hidden units per direction", min=1)
-    num_layers: int = opt(1, "stacked recurrent layers", min=1)
-    bias: bool = opt(True, "bias terms in the recurrent layers")
-    dropout: float = opt(0.0, "dropout between stacked layers", min=0, max=1)
-    bidirectional: bool = opt(False, "also read right to left")
-    impl: Literal["fused", "loop"] = opt("fused", "fused nn.RNN/LSTM/GRU, or a step loop over RNNCell/LSTMCell/GRUCell")
-
-
-def build_recurrent(cfg: RNNConfig, input_size: int) -> "Recurrent":
-    return Recurrent(cfg.cell, input_size, cfg.hidden_size, cfg.num_layers, bias=cfg.bias,
-                     dropout=cfg.dropout, bidirectional=cfg.bidirectional,
-                     nonlinearity=cfg.nonlinearity, impl=cfg.impl)
 
 
 class Recurrent(nn.Module):
@@ -175,7 +150,7 @@ def unpack(packed: PackedSequence, total_length: int) -> torch.Tensor:
 
 
 def on_host(lengths: torch.Tensor) -> torch.Tensor:
-    """Lengths on the CPU for pack_padded_sequence: the copy seqtrain.batching.to_device kept when it
+    """Lengths on the CPU for pack_padded_sequence: the copy seqtrain.data.batching.to_device kept when it
     moved them to a GPU, else .cpu() (which waits for the GPU)."""
     host = getattr(lengths, "host_copy", None)
     return host if host is not None else lengths.cpu()
@@ -196,59 +171,3 @@ def convert_state_dict(state: dict, source: str, target: str, directions: int) -
             layer, direction = divmod(int(index), directions)
             out[f"rnn.{name}_l{layer}{'_reverse' if direction else ''}"] = value
     return out
-
-
-class OneHot(nn.Module):
-    """Ids to one-hot vectors: the classic tutorial input, no parameters."""
-
-    def __init__(self, num_classes: int):
-        super().__init__()
-        self.num_classes = num_classes
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return nn.functional.one_hot(ids, self.num_classes).float()
-
-
-def embedding(num: int, dim: int, padding_idx: int | None = 0) -> nn.Embedding:
-    """nn.Embedding initialised U(±sqrt(3/dim)), which trains markedly faster than PyTorch's N(0,1)."""
-    emb = nn.Embedding(num, dim, padding_idx=padding_idx)
-    bound = math.sqrt(3.0 / dim)
-    with torch.no_grad():
-        emb.weight.uniform_(-bound, bound)
-        if padding_idx is not None:
-            emb.weight[padding_idx].zero_()
-    return emb
-
-
-def check_device(name: str) -> torch.device:
-    """'auto', 'cpu', 'cuda', 'cuda:N' -> a usable torch.device, or a UserError saying why not."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"train.device: unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError(f"train.device: {name} requested but CUDA is not available on this machine")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise UserError(f"train.device: {name} requested but only {torch.cuda.device_count()} GPU(s) exist")
-    elif device.type != "cpu":
-        raise UserError(f"train.device: unsupported device {name!r} (use auto, cpu, cuda or cuda:N)")
-    return device
-
-
-class StepwiseRNN(nn.Module):
-    """inputs -> Recurrent -> Linear at every step: the shape of hello->ohlol, sin->cos and char LMs."""
-
-    def __init__(self, inputs: nn.Module, rnn: Recurrent, out_size: int):
-        super().__init__()
-        self.inputs, self.rnn = inputs, rnn
-        self.head = nn.Linear(rnn.output_size, out_size)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, hx=None):
-        output, final = self.rnn(self.inputs(x), lengths, hx)
-        return self.head(output), final
-
-    def all_states(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        return self.rnn.all_states(self.inputs(x), lengths)

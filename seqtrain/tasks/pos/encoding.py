@@ -12,9 +12,9 @@ from collections import Counter
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
-from seqtrain.conll import Sentence
-from seqtrain.task import Table
-from seqtrain.vocab import PAD, UNK, Vocab
+from seqtrain.tasks.pos.conll import Sentence
+from seqtrain.tasks.base import Table
+from seqtrain.core.vocab import PAD, UNK, Vocab
 
 UNSEEN = "<unseen>"  # a gold tag that training never saw: always an error, reported on its own row
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from seqtrain.errors import UserError
-from seqtrain.textfile import read_text
+from seqtrain.core.errors import UserError
+from seqtrain.core.textfile import read_text
 
 FORMATS = ("auto", "conllu", "wordtag", "tsv")
 TAG_COLUMNS = {"upos": 3, "xpos": 4}

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from seqtrain.errors import UserError
+from seqtrain.core.errors import UserError
 
 
 @dataclass

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import re
-import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqtrain.errors import UserError
-from seqtrain.textfile import read_text
+from seqtrain.core.errors import UserError
+from seqtrain.core.textfile import read_text
 
 PUNCTUATION = "，。；？！"                # what a kept poem may contain besides characters
 HALF_WIDTH = str.maketrans(",.;?!", PUNCTUATION)
@@ -153,18 +151,6 @@ def to_simplified(poems: list[Poem]) -> list[Poem]:
             for p in poems]
 
 
-def split(poems: list[Poem], valid_fraction: float, seed: int) -> tuple[list[Poem], list[Poem]]:
-    """A seeded split by poem: the same poems and seed always give the same split."""
-    order = list(range(len(poems)))
-    random.Random(seed).shuffle(order)
-    n_valid = round(len(poems) * valid_fraction)
-    if valid_fraction > 0 and len(poems) > 1:
-        n_valid = min(max(n_valid, 1), len(poems) - 1)
-    valid = sorted(order[:n_valid])
-    train = sorted(order[n_valid:])
-    return [poems[i] for i in train], [poems[i] for i in valid]
-
-
 # ---------------------------------------------------------------- baselines
 
 class NgramBaselines:
@@ -199,16 +185,3 @@ class NgramBaselines:
         if sequences:
             self.k = min(grid, key=lambda k: sum(self.bigram_nll(s, k) for s in sequences))
         return self.k
-
-
-# ---------------------------------------------------------------- char embeddings
-
-def word2vec_vectors(texts: list[str], tokens: list[str], dim: int, epochs: int, seed: int):
-    """Char vectors from gensim's Word2Vec (skip-gram) trained on the poems; rows follow `tokens`,
-    None where a token never occurs (special symbols)."""
-    from gensim.models import Word2Vec
-
-    print(f"pretraining char embeddings with Word2Vec ({epochs} epochs)...", file=sys.stderr)
-    model = Word2Vec([list(t) for t in texts], vector_size=dim, window=5, min_count=1, sg=1,
-                     epochs=epochs, seed=seed, workers=1)
-    return [model.wv[t] if t in model.wv else None for t in tokens]

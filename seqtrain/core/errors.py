@@ -8,3 +8,7 @@ class UserError(Exception):
 def where(path, line: int | None = None) -> str:
     """'file:line' prefix for messages about input files."""
     return f"{path}:{line}" if line is not None else str(path)
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped training: last.pt was saved; the message says how to resume."""

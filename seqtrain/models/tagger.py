@@ -9,8 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqtrain.crf import CRF
-from seqtrain.rnn import Recurrent, build_recurrent, embedding
+from seqtrain.models.crf import CRF
+from seqtrain.models.layers import embedding
+from seqtrain.models.rnn import Recurrent
 
 
 class CharLSTM(nn.Module):
@@ -43,24 +44,20 @@ class CharCNN(nn.Module):
 
 
 class Tagger(nn.Module):
-    def __init__(self, cfg, num_words: int, num_chars: int, num_tags: int, unk_id: int = 1):
+    """word embedding (+ character features) -> dropout -> recurrent encoder -> dropout -> linear
+    -> softmax, or a linear-chain CRF."""
+
+    def __init__(self, words: nn.Embedding, chars: nn.Module | None, rnn: Recurrent, num_tags: int, *,
+                 input_dropout: float = 0.0, output_dropout: float = 0.0, crf: bool = False, unk_id: int = 1):
         super().__init__()
         self.num_tags, self.unk_id = num_tags, unk_id
-        self.words = embedding(num_words, cfg.word_dim)
-        if cfg.chars == "lstm":
-            self.chars = CharLSTM(num_chars, cfg.char_dim, cfg.char_hidden)
-        elif cfg.chars == "cnn":
-            self.chars = CharCNN(num_chars, cfg.char_dim, cfg.char_hidden, cfg.char_kernel)
-        else:
-            self.chars = None
-        width = cfg.word_dim + (self.chars.output_size if self.chars is not None else 0)
-        self.input_dropout = nn.Dropout(cfg.input_dropout)
-        self.rnn = build_recurrent(cfg, width)
-        self.output_dropout = nn.Dropout(cfg.output_dropout)
-        self.out = nn.Linear(self.rnn.output_size, num_tags)
-        self.crf = CRF(num_tags) if cfg.decoder == "crf" else None
+        self.words, self.chars, self.rnn = words, chars, rnn
+        self.input_dropout = nn.Dropout(input_dropout)
+        self.output_dropout = nn.Dropout(output_dropout)
+        self.out = nn.Linear(rnn.output_size, num_tags)
+        self.crf = CRF(num_tags) if crf else None
         # chance of reading a word as UNK during training, per word id (set by the task from counts)
-        self.register_buffer("unk_chance", torch.zeros(num_words), persistent=False)
+        self.register_buffer("unk_chance", torch.zeros(words.num_embeddings), persistent=False)
 
     def features(self, words, chars, char_lengths, char_index, lengths):
         if self.training and self.unk_chance.any():

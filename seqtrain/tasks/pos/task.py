@@ -6,22 +6,25 @@ between words; Chinese must be pre-segmented). See seqtrain/tagging.py and seqtr
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import nn
 
-from seqtrain.config import opt
-from seqtrain.conll import Sentence, fill_conllu, parse_conllu, read_tagged
-from seqtrain.embeddings import EmbeddingsConfig, Sentences, init_matrix, load_vectors, train_word2vec
-from seqtrain.errors import UserError
-from seqtrain.rnn import RNNConfig
-from seqtrain.task import Prediction, PredictOptions, Splits, Table
-from seqtrain.tagger import Tagger, mask_of
-from seqtrain.tagging import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
+from seqtrain.core.config import Config
+from seqtrain.core.device import model_device
+from seqtrain.core.errors import UserError
+from seqtrain.core.fields import opt, section
+from seqtrain.data.vectors import init_matrix, load_vectors, train_word2vec
+from seqtrain.models.layers import embedding
+from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, mask_of
+from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
+from seqtrain.tasks.pos.conll import Sentence, fill_conllu, parse_conllu, read_tagged
+from seqtrain.tasks.pos.embeddings import CACHE_NAME, EmbeddingsConfig, Sentences
+from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
+from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states, seeded_split
 
 
 @dataclass
@@ -36,8 +39,7 @@ class DataConfig:
     min_freq: int = opt(1, "words seen fewer times in training are UNK", min=1)
     max_size: int = opt(0, "word vocabulary size limit, specials included (0: none)", min=0)
     lowercase: bool = opt(False, "look words up in lowercase (characters keep the case)")
-    embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig,
-                                         metadata={"help": "word vectors (gensim)"})
+    embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors (gensim)")
 
 
 @dataclass
@@ -56,68 +58,66 @@ class ModelConfig(RNNConfig):
     decoder: Literal["softmax", "crf"] = opt("softmax", "per-token softmax, or a linear-chain CRF (Viterbi)")
 
 
-class PosTask:
-    DataConfig = DataConfig
-    ModelConfig = ModelConfig
+@dataclass
+class PosConfig(Config):
+    data: DataConfig = section(DataConfig, "the tagged sentences and vocabularies")
+    model: ModelConfig = section(ModelConfig, "the tagger")
+
+
+class PosTask(Task):
+    Config = PosConfig
     monitor = ("accuracy", "max")
 
-    def __init__(self, cfg):
-        self.cfg = cfg
-        self.encoding: Encoding | None = None
-        self.run_dir: Path | None = None  # set by the trainer: word2vec vectors are cached there
-        self.vectors: torch.Tensor | None = None
-        self.word_counts: dict[int, int] = {}
-        self.shown: list[str] = []
+    def __init__(self, cfg: PosConfig, encoding: Encoding, shown: list[str], *,
+                 vectors: torch.Tensor | None = None, word_counts: dict[int, int] | None = None):
+        super().__init__(cfg)
+        self.encoding = encoding
+        self.shown = shown                      # the sentence each evaluation tags on screen
+        self.vectors = vectors                  # initial word vectors (training only)
+        self.word_counts = word_counts or {}    # training counts, for word dropout (training only)
 
     # ---------------------------------------------------------------- data
-    def load_data(self, paths: dict) -> Splits:
-        d = self.cfg.data
-        train = read_tagged(paths["train"], d.format, d.tag_column)
-        if "dev" in paths:
-            dev = read_tagged(paths["dev"], d.format, d.tag_column)
-        else:
-            train, dev = split(train, d.dev_fraction, d.split_seed)
-        if d.max_train:
-            train = train[:d.max_train]
-        if self.encoding is None:  # a checkpoint's vocabularies stay as they were
-            self.encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase)
-            self.word_counts = self.encoding.word_counts(train)
-            self.vectors = self.word_vectors(train, paths)
-            self.shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
-        return Splits(train=[self.encoding.encode(s) for s in train],
-                      dev=[self.encoding.encode(s) for s in dev])
+    @classmethod
+    def for_training(cls, cfg: PosConfig, paths: dict, workdir) -> tuple["PosTask", Splits]:
+        d = cfg.data
+        train, dev = read_sentences(cfg, paths)
+        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase)
+        shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
+        task = cls(cfg, encoding, shown, vectors=word_vectors(cfg, encoding, train, paths, workdir),
+                   word_counts=encoding.word_counts(train))
+        return task, task.encode(train, dev)
 
-    def word_vectors(self, train: list[Sentence], paths: dict) -> torch.Tensor | None:
-        e, dim = self.cfg.data.embeddings, self.cfg.model.word_dim
-        if "embeddings.pretrained" in paths:
-            vectors = load_vectors(paths["embeddings.pretrained"], e.format)
-        elif e.train == "word2vec":
-            text = Sentences([s.words for s in train], paths.get("embeddings.corpus"), self.cfg.data.lowercase)
-            vectors = train_word2vec(text, e, dim, self.run_dir, self.cfg.seed, max(1, self.cfg.train.threads))
-        else:
-            return None
-        matrix, _ = init_matrix(self.encoding.words.to_list(), vectors, dim)
-        return matrix
+    @classmethod
+    def from_state(cls, cfg: PosConfig, state: dict) -> "PosTask":
+        return cls(cfg, Encoding.from_state(state), list(state["shown"]))
+
+    def state_dict(self) -> dict:
+        return {**self.encoding.state_dict(), "shown": list(self.shown)}
+
+    def read_splits(self, paths: dict) -> Splits:
+        return self.encode(*read_sentences(self.cfg, paths))
+
+    def encode(self, train: list[Sentence], dev: list[Sentence]) -> Splits:
+        return Splits(train=[self.encoding.encode(s) for s in train], dev=[self.encoding.encode(s) for s in dev])
 
     def read_examples(self, path: Path) -> list:
         d = self.cfg.data
         return [self.encoding.encode(s) for s in read_tagged(path, d.format, d.tag_column)]
 
-    def state_dict(self) -> dict:
-        return {**self.encoding.state_dict(), "shown": list(self.shown)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.encoding = Encoding.from_state(state)
-        self.shown = list(state["shown"])
-
     # ---------------------------------------------------------------- model
     def build_model(self) -> nn.Module:
-        e = self.encoding
-        model = Tagger(self.cfg.model, len(e.words), len(e.chars), len(e.tags), e.words.unk_id)
+        e, m = self.encoding, self.cfg.model
+        words = embedding(len(e.words), m.word_dim)  # built in this order: the init draws follow it
+        chars = (CharLSTM(len(e.chars), m.char_dim, m.char_hidden) if m.chars == "lstm" else
+                 CharCNN(len(e.chars), m.char_dim, m.char_hidden, m.char_kernel) if m.chars == "cnn" else None)
+        width = m.word_dim + (chars.output_size if chars is not None else 0)
+        model = Tagger(words, chars, build_recurrent(m, width), len(e.tags),
+                       input_dropout=m.input_dropout, output_dropout=m.output_dropout,
+                       crf=m.decoder == "crf", unk_id=e.words.unk_id)
         if self.vectors is not None:
             with torch.no_grad():
                 model.words.weight.copy_(self.vectors)
-        alpha = self.cfg.model.word_dropout
+        alpha = m.word_dropout
         if alpha and self.word_counts:
             for word_id, count in self.word_counts.items():
                 model.unk_chance[word_id] = alpha / (alpha + count)
@@ -172,27 +172,9 @@ class PosTask:
         tags = self.tag(model, [Sentence(self.shown)], 1)[0]
         return " ".join(f"{w}/{t}" for w, t in zip(self.shown, tags))
 
-    def write_artifacts(self, model, splits, run_dir) -> list:
-        return []
-
     # ---------------------------------------------------------------- predict
     def tag(self, model, sentences: list[Sentence], batch_size: int) -> list[list[str]]:
-        """Tags for each sentence, run in length-sorted batches (least padding)."""
-        device = next(model.parameters()).device
-        model.eval()
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].words))
-        out: list[list[str]] = [[] for _ in sentences]
-        names = self.encoding.tags.tokens
-        with torch.no_grad():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
-                batch = self.collate([self.encoding.encode(Sentence(sentences[i].words)) for i in chunk])
-                batch = {k: v.to(device) for k, v in batch.items() if k != "tags"}
-                scores = model(**batch)
-                predicted = model.decode(scores, mask_of(batch["lengths"], scores.shape[1])).tolist()
-                for i, ids in zip(chunk, predicted):
-                    out[i] = [names[t] for t in ids[:len(sentences[i].words)]]
-        return out
+        return tag(model, self.encoding, sentences, batch_size)
 
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
         column = self.cfg.data.tag_column
@@ -218,17 +200,53 @@ class PosTask:
     def states(self, model, sentences: list[Sentence]) -> dict:
         """Every-step encoder states of the sentences, in input order."""
         batch = self.collate([self.encoding.encode(Sentence(s.words)) for s in sentences])
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            states = model.all_states(**{k: v.to(device) for k, v in batch.items() if k != "tags"})
-        return {k: v.cpu() for k, v in states.items()} | {"lengths": batch["lengths"]}
+        inputs = {k: v.to(model_device(model)) for k, v in batch.items() if k != "tags"}
+        return every_step_states(model.all_states, inputs, batch["lengths"])
 
 
-def split(sentences: list[Sentence], dev_fraction: float, seed: int) -> tuple[list, list]:
-    """A fixed, seeded train/dev split of one file (the same on every run and machine)."""
-    order = list(range(len(sentences)))
-    random.Random(seed).shuffle(order)
-    n_dev = round(len(sentences) * dev_fraction)
-    held = set(order[:n_dev])
-    return ([s for i, s in enumerate(sentences) if i not in held],
-            [s for i, s in enumerate(sentences) if i in held])
+def tag(model, encoding: Encoding, sentences: list[Sentence], batch_size: int) -> list[list[str]]:
+    """Tags for each sentence, run in length-sorted batches (least padding)."""
+    device = model_device(model)
+    model.eval()
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].words))
+    out: list[list[str]] = [[] for _ in sentences]
+    names = encoding.tags.tokens
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            batch = encoding.collate([encoding.encode(Sentence(sentences[i].words)) for i in chunk])
+            batch = {k: v.to(device) for k, v in batch.items() if k != "tags"}
+            scores = model(**batch)
+            predicted = model.decode(scores, mask_of(batch["lengths"], scores.shape[1])).tolist()
+            for i, ids in zip(chunk, predicted):
+                out[i] = [names[t] for t in ids[:len(sentences[i].words)]]
+    return out
+
+
+def read_sentences(cfg: PosConfig, paths: dict) -> tuple[list[Sentence], list[Sentence]]:
+    """(train, dev) sentences: data.dev, or a seeded share of data.train; then data.max_train."""
+    d = cfg.data
+    train = read_tagged(paths["train"], d.format, d.tag_column)
+    if "dev" in paths:
+        dev = read_tagged(paths["dev"], d.format, d.tag_column)
+    else:
+        train, dev = seeded_split(train, d.dev_fraction, d.split_seed)
+    return (train[:d.max_train] if d.max_train else train), dev
+
+
+def word_vectors(cfg: PosConfig, encoding: Encoding, train: list[Sentence], paths: dict,
+                 workdir: Path | None) -> torch.Tensor | None:
+    """Initial word-embedding rows: pretrained vectors, or word2vec trained (and cached in the run
+    directory) on the training sentences; None for the usual random init."""
+    e, dim = cfg.data.embeddings, cfg.model.word_dim
+    if "embeddings.pretrained" in paths:
+        vectors = load_vectors(paths["embeddings.pretrained"], e.format)
+    elif e.train == "word2vec":
+        text = Sentences([s.words for s in train], paths.get("embeddings.corpus"), cfg.data.lowercase)
+        vectors = train_word2vec(text, dim, epochs=e.epochs, seed=cfg.seed, window=e.window,
+                                 min_count=e.min_count, skipgram=e.skipgram, workers=max(1, cfg.train.threads),
+                                 cache=workdir / CACHE_NAME if workdir is not None else None)
+    else:
+        return None
+    matrix, _ = init_matrix(encoding.words.to_list(), vectors, dim)
+    return matrix

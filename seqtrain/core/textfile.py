@@ -8,10 +8,12 @@ that converts it.
 from __future__ import annotations
 
 import codecs
+import errno
+import stat
 import unicodedata
 from pathlib import Path
 
-from seqtrain.errors import UserError
+from seqtrain.core.errors import UserError
 
 # (codec, what to call it, the Unicode scripts its text is written in); tried in this order, and the first
 # that decodes the whole file into plausible text is named. Chinese bytes rarely decode to kana, so
@@ -23,18 +25,47 @@ GUESSES = (("shift_jis", "Japanese Shift-JIS", ("HIRAGANA", "KATAKANA", "CJK")),
            ("cp1252", "Western Windows-1252/Latin-1", ("LATIN",)))
 
 
-def read_text(path: str | Path) -> str:
+MAX_BYTES = 1 << 30  # a text file larger than this is refused, not read into memory
+
+
+def read_text(path: str | Path, what: str = "file", max_bytes: int = MAX_BYTES) -> str:
     """The text of PATH, decoded as UTF-8 (a leading BOM dropped); UserError for anything else."""
+    return decode(read_bytes(path, what, max_bytes), path)
+
+
+def read_bytes(path: str | Path, what: str = "file", max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file, at most `max_bytes` of them. Devices, FIFOs and directories are
+    refused before a byte is read: /dev/zero as a corpus would otherwise fill the memory."""
     path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory, not a file")
+    opened = open_regular(path, what)
+    with opened as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UserError(f"{path}: larger than {max_bytes >> 20} MiB; seqtrain does not read a {what} that large")
+    return data
+
+
+def open_regular(path: Path, what: str = "file"):
+    """`open(path, 'rb')` for a regular file; one clear UserError for anything else."""
     try:
-        data = path.read_bytes()
+        mode = path.stat().st_mode
     except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
+        broken = path.is_symlink()
+        raise UserError(f"{path}: {what} not found" + (" (a broken symbolic link)" if broken else "")) from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UserError(f"{path}: a loop of symbolic links, not a {what}") from None
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{path}: is a directory, not a {what}")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) \
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+        raise UserError(f"{path}: {kind}, not a regular {what}; seqtrain reads regular files only")
+    try:
+        return open(path, "rb")
     except OSError as e:
         raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
-    return decode(data, path)
 
 
 def decode(data: bytes, path: str | Path) -> str:

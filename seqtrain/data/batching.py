@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+from seqtrain.core.errors import UserError
+
 BUCKET_BATCHES = 50  # examples are sorted by length within windows of this many batches
 
 
@@ -36,6 +38,25 @@ def epoch_batches(sizes: list[int], batch_size: int, *, seed: int, epoch: int, b
         usable = len(batches) - len(batches) % world_size
         batches = batches[rank:usable:world_size]
     return batches
+
+
+class EpochPlan:
+    """The batches of every epoch of one run: examples of these sizes, for this process."""
+
+    def __init__(self, sizes: list[int], batch_size: int, seed: int, *, bucket: bool, shuffle: bool, world):
+        self.sizes, self.batch_size, self.seed = sizes, batch_size, seed
+        self.bucket, self.shuffle, self.world = bucket, shuffle, world
+
+    def epoch(self, epoch: int) -> list[list[int]]:
+        return epoch_batches(self.sizes, self.batch_size, seed=self.seed, epoch=epoch, bucket=self.bucket,
+                             shuffle=self.shuffle, rank=self.world.rank, world_size=self.world.size)
+
+    def total_steps(self, epoch: int, epochs: int, max_steps: int) -> int:
+        per_epoch = len(self.epoch(epoch))
+        if not per_epoch:
+            raise UserError(f"train.batch_size: {len(self.sizes)} training examples make fewer batches of "
+                            f"{self.batch_size} than there are processes ({self.world.size}); lower train.batch_size")
+        return min(per_epoch * epochs, max_steps) if max_steps else per_epoch * epochs
 
 
 def eval_batches(sizes: list[int], batch_size: int, rank: int = 0, world_size: int = 1) -> list[list[int]]:

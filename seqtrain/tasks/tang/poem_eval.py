@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from seqtrain.errors import UserError
-from seqtrain.generate import FORMS, LINE_COUNTS
-from seqtrain.poems import form_of, is_hanzi, lines_of, normalise, read_text_poems
-from seqtrain.textfile import read_text
+from seqtrain.core.errors import UserError
+from seqtrain.tasks.tang.generate import FORMS, LINE_COUNTS
+from seqtrain.tasks.tang.poems import form_of, is_hanzi, lines_of, normalise, read_text_poems
+from seqtrain.core.textfile import read_text
 
 
 def form_valid(text: str, form: int = 0, lines: int = 0) -> bool:
@@ -86,32 +86,15 @@ def figures(texts: list[str], requests: list[dict] | None, train_lines: set[str]
             "repeated lines": repeated / max(n_lines, 1), "lines copied from training": copied / max(n_lines, 1)}
 
 
-def reference_corpus(reference: Path, data_dir=None):
-    """(training poems, validation poems) of a config YAML or a checkpoint (or run directory)."""
-    from seqtrain.config import config_from_dict, data_root, load_config, resolve_paths
-    from seqtrain.tasks import TASKS
-
-    if reference.suffix in (".yaml", ".yml"):
-        cfg = load_config(reference)
-    else:
-        from seqtrain.checkpoint import load_checkpoint
-
-        cfg = config_from_dict(load_checkpoint(reference)["config"], source=f"{reference} (stored config)")
-    task = TASKS[cfg.task](cfg)
-    if not hasattr(task, "corpus"):
-        raise UserError(f"{reference}: a {cfg.task} run has no poem corpus to compare with; "
-                        f"give a poetry config or checkpoint (e.g. configs/tang.yaml)")
-    return task.corpus(resolve_paths(cfg.data, data_root(data_dir), "data"))
-
-
-def evaluate_poems(path: Path, reference: Path, *, data_dir=None, form: int = 0, lines: int = 0,
+def evaluate_poems(path: Path, train: list, valid: list, *, form: int = 0, lines: int = 0,
                    acrostic: str = "", start: str = "") -> dict:
+    """Figures of the poems in PATH beside real poems of the same form from `valid`; `train` (the
+    training poems) is what a copied line is looked up in."""
     defaults = {k: v for k, v in dict(form=form, lines=lines, acrostic=normalise(acrostic),
                                       start=normalise(start)).items() if v}
     written = read_written(Path(path), defaults)
     if not written:
         raise UserError(f"{path}: no poems")
-    train, valid = reference_corpus(Path(reference), data_dir)
     train_lines = {line for p in train for line in lines_of(p.text)}
     forms = {(r.get("form", 0), r.get("lines", 0)) for _, r in written}
     want_form, want_lines = forms.pop() if len(forms) == 1 else (0, 0)

@@ -12,13 +12,13 @@ The hidden state is carried forward: the prompt runs once, then each new charact
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from seqtrain.errors import UserError
-from seqtrain.poems import PUNCTUATION, is_hanzi, normalise
+from seqtrain.core.device import model_device
+from seqtrain.core.errors import UserError
+from seqtrain.tasks.tang.poems import PUNCTUATION, is_hanzi, normalise
 
 FORMS, LINE_COUNTS = (5, 7), (4, 8)
 
@@ -176,7 +176,7 @@ def generate(model, vocab, request: PoemRequest, *, bos: str, eos: str, specials
                             f"(expected {describe(allowed)} there)")
         for form in forms:
             form.advance(char)
-    device = next(model.parameters()).device
+    device = model_device(model)
     generators = [torch.Generator().manual_seed(request.seed + i) for i in range(request.num)]
     seen = torch.zeros(request.num, len(vocab), dtype=torch.bool)
     seen[:, vocab.encode(start)] = True
@@ -223,21 +223,6 @@ def record(text: str, form: Form, request: PoemRequest, index: int) -> dict:
     req = {k: v for k, v in asdict(request).items() if k in ("start", "acrostic", "form", "lines")}
     return {"title": "", "author": "seqtrain", "paragraphs": couplets(text), "poem": text,
             "complete": form.done and not form.truncated, "seed": request.seed + index, "request": req}
-
-
-def generate_from_checkpoint(checkpoint, request: PoemRequest, device: str = "cpu") -> dict:
-    """What `seqtrain generate-poem` does: load, check the task can write poems, generate, time it."""
-    from seqtrain.checkpoint import load_model
-    from seqtrain.rnn import check_device
-
-    task, model, ckpt = load_model(checkpoint, check_device(device))
-    if not hasattr(task, "generate"):
-        raise UserError(f"{checkpoint}: a {ckpt.get('task')} checkpoint cannot write poems; "
-                        f"generate-poem needs a poetry language model (e.g. trained with configs/tang.yaml)")
-    started = time.perf_counter()
-    poems = task.generate(model, request)
-    seconds = time.perf_counter() - started
-    return {"poems": poems, "seconds": seconds, "poems_per_second": len(poems) / max(seconds, 1e-9)}
 
 
 def format_poems(poems: list[dict]) -> str:

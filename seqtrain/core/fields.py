@@ -1,0 +1,22 @@
+"""Config fields with their documentation and range. Imports nothing of seqtrain, so any layer may
+declare a config section."""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import field
+from typing import Any
+
+
+def opt(default: Any, help: str, *, min: float | None = None, max: float | None = None,
+        path: bool = False, exclusive_min: bool = False) -> Any:
+    """A config field with its documentation and range. `path=True` marks a file under the data root."""
+    meta = {"help": help, "min": min, "max": max, "path": path, "exclusive_min": exclusive_min}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: typing.cast(Any, type(default))(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def section(cls: type, help: str) -> Any:
+    """A nested config section (a dataclass) with its documentation."""
+    return field(default_factory=cls, metadata={"help": help})

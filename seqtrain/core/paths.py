@@ -1,0 +1,65 @@
+"""Data files: config values name them relative to a data root (--data-dir, else $SEQTRAIN_DATA,
+else ./data), or the small samples shipped in the repository's data/ folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from seqtrain.core.errors import UserError
+
+SAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "data"
+
+
+def data_root(cli_value: str | Path | None = None) -> Path:
+    """--data-dir, else $SEQTRAIN_DATA, else ./data."""
+    return Path(cli_value or os.environ.get("SEQTRAIN_DATA") or "data")
+
+
+def resolve_data_path(value: str, root: Path, key: str) -> Path:
+    """A data file: absolute, or under the data root, or one of the samples shipped in data/."""
+    path = Path(value).expanduser()
+    candidates = [path] if path.is_absolute() else [root / path, SAMPLES_DIR / path]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    where = "" if path.is_absolute() else f" under the data root {root} (set --data-dir or $SEQTRAIN_DATA)"
+    raise UserError(f"{key}: file not found: {value}{where}")
+
+
+def resolve_data_glob(value: str, root: Path, key: str) -> list[Path]:
+    """Like resolve_data_path; a pattern with * ? or [ gives every matching file, sorted."""
+    if not any(c in value for c in "*?["):
+        return [resolve_data_path(value, root, key)]
+    path = Path(value).expanduser()
+    bases = [Path(path.anchor)] if path.is_absolute() else [root, SAMPLES_DIR]
+    pattern = str(path.relative_to(path.anchor)) if path.is_absolute() else value
+    for base in bases:
+        matches = sorted(p for p in base.glob(pattern) if p.is_file())
+        if matches:
+            return matches
+    where = "" if path.is_absolute() else f" under the data root {root} (set --data-dir or $SEQTRAIN_DATA)"
+    raise UserError(f"{key}: no file matches {value}{where}")
+
+
+def resolve_paths(section: Any, root: Path, prefix: str) -> dict[str, Path]:
+    """Resolve every `path=True` field of a data section; missing files fail here, before training."""
+    found = {}
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        if dataclasses.is_dataclass(value):  # a nested section: keys like "embeddings.pretrained"
+            nested = resolve_paths(value, root, f"{prefix}.{f.name}")
+            found.update({f"{f.name}.{k}": v for k, v in nested.items()})
+            continue
+        if not f.metadata.get("path") or not value:
+            continue
+        if isinstance(value, list):
+            paths = [p for v in value for p in resolve_data_glob(v, root, f"{prefix}.{f.name}")]
+            found.update({f"{f.name}[{i}]": p for i, p in enumerate(paths)})
+        else:
+            found[f.name] = resolve_data_path(value, root, f"{prefix}.{f.name}")
+    return found
+
+

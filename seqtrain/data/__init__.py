@@ -1,0 +1,1 @@
+"""Batch order (shuffling, length buckets, shards), corpus downloads and word vectors."""

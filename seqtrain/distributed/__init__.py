@@ -1,0 +1,1 @@
+"""torchrun/DDP plumbing (world.py) and the --nproc relauncher (launch.py)."""

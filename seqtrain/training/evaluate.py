@@ -1,0 +1,29 @@
+"""Task metrics over a list of examples: the one evaluation the trainer and `seqtrain evaluate` share."""
+
+from __future__ import annotations
+
+import torch
+
+from seqtrain.data.batching import eval_batches, to_device
+from seqtrain.distributed import world as distributed
+from seqtrain.tasks.base import Task
+
+
+def evaluate(task: Task, model, examples: list, batch_size: int, device: torch.device,
+             world: distributed.World | None = None, totals_out: dict | None = None) -> dict:
+    """Task metrics over `examples` (summed across processes under torchrun); the summed totals go
+    into `totals_out` when given (for the task's detail tables)."""
+    world = world or distributed.World()
+    model.eval()
+    totals: dict[str, torch.Tensor] = {}
+    sizes = [task.size(ex) for ex in examples]
+    with torch.no_grad():
+        for indices in eval_batches(sizes, batch_size, world.rank, world.size):
+            batch = to_device(task.collate([examples[i] for i in indices]), device)
+            for key, value in task.evaluate_batch(model, batch).items():  # summed on the device: no wait per batch
+                value = torch.as_tensor(value).to(device, torch.float64)
+                totals[key] = totals[key] + value if key in totals else value
+    totals = distributed.sum_across({k: v.cpu() for k, v in totals.items()}, world)
+    if totals_out is not None:
+        totals_out.update(totals)
+    return task.metrics(totals)

@@ -1,0 +1,1 @@
+"""What people see: the progress display, result tables and plots."""

@@ -1,0 +1,71 @@
+"""Exact resume for every task and mode: a run stopped mid-epoch and resumed ends bitwise at the
+weights, optimizer state and logged metrics of the run that was never stopped."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqtrain.core.checkpoint import load_checkpoint
+from seqtrain.tasks import TASKS, load_config
+from seqtrain.training.trainer import train
+
+REPO = Path(__file__).resolve().parent.parent
+COMMON = ["train.threads=1", "train.device=cpu"]
+
+# name -> (config, overrides): every task, each mode that trains differently, a few seconds each
+CASES = {
+    "hello-loop": ("configs/hello.yaml", ["model.impl=loop", "data.repeat=6", "train.batch_size=2",
+                                          "train.epochs=2"]),
+    "sincos": ("configs/sincos.yaml", ["data.train_windows=48", "data.dev_windows=8", "data.steps=10",
+                                       "model.hidden_size=8", "train.batch_size=8", "train.epochs=2"]),
+    "pos-softmax": ("configs/pos-toy.yaml", ["train.epochs=2", "model.decoder=softmax", "model.word_dropout=0.5"]),
+    "pos-crf": ("configs/pos-toy.yaml", ["train.epochs=2", "model.decoder=crf"]),
+    "tang-poems": ("configs/tang-tiny.yaml", ["train.epochs=2", "model.hidden_size=16", "model.dropout=0.2"]),
+    "tang-chunks": ("configs/tang-tiny.yaml", ["train.epochs=2", "model.hidden_size=16", "data.mode=chunks",
+                                               "data.chunk_len=20", "train.batch_size=2"]),
+}
+
+
+def test_every_task_has_a_resume_case():
+    assert {name.split("-")[0] for name in CASES} == set(TASKS)
+
+
+def dev_lines(run: Path) -> list:
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [(r["step"], r["metrics"]) for r in records if r["split"] == "dev"]
+
+
+def assert_equal(a, b, where: str):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_equal(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_equal(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_stopped_mid_epoch_and_resumed_ends_bitwise_at_the_uninterrupted_run(name, tmp_path):
+    config, overrides = CASES[name]
+    cfg = lambda *extra: load_config(REPO / config, COMMON + overrides + list(extra))  # noqa: E731
+    whole = train(cfg(), run_dir=tmp_path / "whole", quiet=True)
+    stop_at = whole["steps"] // 2 + 1  # past the middle: mid-epoch for an even number of steps an epoch
+    train(cfg(f"train.max_steps={stop_at}"), run_dir=tmp_path / "split", quiet=True)
+    stopped = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")["progress"]
+    assert stopped["step"] == stop_at and stopped["batch_in_epoch"] not in (0,)
+    train(cfg(), resume=tmp_path / "split", quiet=True)
+    a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
+    for key in ("model", "optimizer", "scheduler", "carried", "progress"):
+        assert_equal(a[key], b[key], key)
+    assert_equal(a["rng"]["torch"], b["rng"]["torch"], "rng")
+    # the stopped run also evaluated where it stopped (and its train loss lines cover the steps since)
+    assert [r for r in dev_lines(tmp_path / "split") if r[0] != stop_at] == dev_lines(tmp_path / "whole")
