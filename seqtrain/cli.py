@@ -13,9 +13,9 @@ import typer
 
 from seqtrain.core.errors import Interrupted, UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Train and use recurrent sequence models: char models, POS taggers, Tang poetry.")
-data_app = typer.Typer(no_args_is_help=True, help="Corpora: fetch the official files into the data root.")
+data_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Corpora: fetch the official files into the data root.")
 app.add_typer(data_app, name="data")
 
 DataDir = typer.Option(None, "--data-dir", help="data root (default: $SEQTRAIN_DATA, else ./data)")
@@ -39,6 +39,8 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or per-evaluation lines"),
 ):
     """Train a model from a YAML config; writes a run directory with checkpoints and metrics."""
+    if nproc < 1:
+        raise UserError(f"--nproc: must be at least 1, got {nproc}")
     if nproc > 1:
         from seqtrain.distributed.launch import relaunch_with_torchrun
 
@@ -60,7 +62,7 @@ def evaluate(
     checkpoint: Path = typer.Argument(..., help="a .pt checkpoint (or a run directory: its best.pt)"),
     data: Optional[Path] = typer.Argument(None, help="file to score (default: the dev split of the run's config)"),
     json_out: bool = typer.Option(False, "--json", help="print JSON for machines"),
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, max=100_000),
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
 ):
@@ -88,7 +90,8 @@ def predict(
     output_format: str = typer.Option("text", "--output-format", help="text or json"),
     states: Optional[Path] = typer.Option(None, "--states", help="write every-step hidden states to FILE.npz or FILE.pt: "
                                           "h (and c for LSTM) shaped [layers, directions, batch, steps, hidden], and lengths [batch]"),
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, max=100_000),
+    data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
 ):
     """Run a trained model on new input and print its predictions."""
@@ -97,7 +100,7 @@ def predict(
 
     if output_format not in ("text", "json"):
         raise UserError(f"--output-format: expected text or json, got {output_format!r}")
-    lines = read_inputs(inputs or [], input_file) + ([values] if values else [])
+    lines = read_inputs(inputs or [], input_file, data_dir) + ([values] if values else [])
     options = PredictOptions(input_format=input_format, output_format=output_format, batch_size=batch_size)
     result = run_predict(checkpoint, lines, options, device=device or "cpu", states_path=states)
     echo(dumps(result.records) if output_format == "json" else result.text)
@@ -124,9 +127,9 @@ def info(
 def generate_poem(
     checkpoint: Path = typer.Argument(..., help="a poetry checkpoint, e.g. trained with configs/tang.yaml (or its run directory)"),
     start: str = typer.Option("", "--start", help="the poem begins with this, e.g. 床前明月光 (a partial line is fine)"),
-    acrostic: str = typer.Option("", "--acrostic", help="the lines begin with these characters in order, e.g. 春夏秋冬 (藏头诗)"),
-    form: int = typer.Option(0, "--form", help="5 or 7 characters per line (default: the first line decides)"),
-    lines: int = typer.Option(0, "--lines", help="4 or 8 lines (default: the acrostic's length, else the model decides); "
+    acrostic: Optional[str] = typer.Option(None, "--acrostic", help="the lines begin with these characters in order, e.g. 春夏秋冬 (藏头诗)"),
+    form: Optional[int] = typer.Option(None, "--form", help="5 or 7 characters per line (default: the first line decides)"),
+    lines: Optional[int] = typer.Option(None, "--lines", help="4 or 8 lines (default: the acrostic's length, else the model decides); "
                                                   "with no --form, --lines, --acrostic or --regular the model writes freely"),
     regular: bool = typer.Option(False, "--regular", help="a regular poem (5 or 7 characters a line, 4 or 8 lines) "
                                  "without naming the form: the first line decides, e.g. with --start"),
@@ -145,7 +148,12 @@ def generate_poem(
     from seqtrain.inference import dumps, generate_poems
     from seqtrain.tasks.tang.generate import PoemRequest, format_poems
 
-    request = PoemRequest(start=start, acrostic=acrostic, form=form, lines=lines, temperature=temperature,
+    if acrostic == "":
+        raise UserError("--acrostic: empty; give the line heads, e.g. --acrostic 春夏秋冬")
+    for option, value, allowed in (("--form", form, (5, 7)), ("--lines", lines, (4, 8))):
+        if value is not None and value not in allowed:
+            raise UserError(f"{option}: expected {' or '.join(map(str, allowed))}, got {value}")
+    request = PoemRequest(start=start, acrostic=acrostic or "", form=form or 0, lines=lines or 0, temperature=temperature,
                           top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed, num=num,
                           max_chars=max_chars, regular=regular)
     result = generate_poems(checkpoint, request, device=device or "cpu")

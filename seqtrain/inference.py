@@ -15,7 +15,7 @@ from seqtrain.core.checkpoint import load_checkpoint
 from seqtrain.core.device import check_device, model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.paths import data_root, resolve_data_path, resolve_paths
-from seqtrain.core.textfile import decode, read_text
+from seqtrain.core.textfile import MAX_BYTES, decode, read_text
 from seqtrain.tasks import TASKS, config_from_dict, load_config
 from seqtrain.tasks.base import PredictOptions, Prediction, Task
 from seqtrain.training.evaluate import evaluate
@@ -53,7 +53,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, 
     task, model, _ = load_model(checkpoint, check_device(device, "--device"))
     root = data_root(data_dir)
     if data is not None:
-        examples = task.read_examples(resolve_data_path(str(data), root, "DATA"))
+        examples = task.read_examples(resolve_data_path(str(data), root, "DATA", as_given=True))
     else:
         examples = task.read_splits(resolve_paths(task.cfg.data, root, "data")).dev
     if not examples:
@@ -65,13 +65,18 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, 
             "tables": [asdict(t) for t in task.tables(totals)]}
 
 
-def read_inputs(inputs: list[str], input_file: str | None) -> list[str]:
-    """Positional inputs, then lines of --input FILE ('-' is standard input)."""
+def read_inputs(inputs: list[str], input_file: str | None, data_dir=None) -> list[str]:
+    """Positional inputs, then lines of --input FILE ('-' is standard input; a relative FILE not in
+    the working directory is looked up under the data root, as train looks up data files)."""
     lines = list(inputs)
     if input_file == "-":
-        lines += decode(sys.stdin.buffer.read(), "<stdin>").splitlines()
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise UserError(f"<stdin>: more than {MAX_BYTES >> 20} MiB; give a file instead")
+        lines += decode(data, "<stdin>").splitlines()
     elif input_file:
-        lines += read_text(Path(input_file), what="input file").splitlines()
+        path = resolve_data_path(input_file, data_root(data_dir), "--input", as_given=True)
+        lines += read_text(path, what="input file").splitlines()
     return lines
 
 

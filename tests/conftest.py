@@ -105,3 +105,18 @@ def hello_run(tmp_path, trained_hello) -> Path:
     import shutil
 
     return Path(shutil.copytree(trained_hello, tmp_path / "hello-run"))
+
+
+def run_cli_limited(*args: str, memory_mb: int = 2048, timeout: float = 60, **kwargs) -> CliResult:
+    """run_cli in a child whose address space is capped (resource.setrlimit) and whose run time is
+    bounded: a regression to "reads forever" fails the test instead of eating the machine or CI."""
+    import resource
+
+    def cap() -> None:
+        limit = memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    try:
+        return run_cli(*args, timeout=timeout, preexec_fn=cap, **kwargs)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"seqtrain {' '.join(map(str, args))} did not finish within {timeout} s")

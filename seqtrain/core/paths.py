@@ -18,15 +18,27 @@ def data_root(cli_value: str | Path | None = None) -> Path:
     return Path(cli_value or os.environ.get("SEQTRAIN_DATA") or "data")
 
 
-def resolve_data_path(value: str, root: Path, key: str) -> Path:
-    """A data file: absolute, or under the data root, or one of the samples shipped in data/."""
+def resolve_data_path(value: str, root: Path, key: str, *, as_given: bool = False) -> Path:
+    """A data file: absolute, or under the data root, or one of the samples shipped in data/;
+    `as_given`: a relative path is first looked up from the working directory (a command-line
+    argument). Whatever is found must be a regular file: a device or FIFO would never end."""
     path = Path(value).expanduser()
-    candidates = [path] if path.is_absolute() else [root / path, SAMPLES_DIR / path]
+    candidates = [path] if path.is_absolute() else [*([path] if as_given else []), root / path, SAMPLES_DIR / path]
     for candidate in candidates:
-        if candidate.exists():
-            return candidate
+        if candidate.exists() or candidate.is_symlink():
+            return regular_file(candidate, key)
     where = "" if path.is_absolute() else f" under the data root {root} (set --data-dir or $SEQTRAIN_DATA)"
     raise UserError(f"{key}: file not found: {value}{where}")
+
+
+def regular_file(path: Path, key: str) -> Path:
+    from seqtrain.core.textfile import open_regular
+
+    try:
+        open_regular(path).close()
+    except UserError as e:
+        raise UserError(f"{key}: {e}") from None
+    return path
 
 
 def resolve_data_glob(value: str, root: Path, key: str) -> list[Path]:

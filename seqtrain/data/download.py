@@ -158,12 +158,21 @@ def download(name: str | Corpus, root: Path, *, mirror: str | None = None, allow
     mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
     urls = [file_url(corpus, remote, mirror) for remote in corpus.files]  # refuse before writing anything
     folder = Path(root) / corpus.folder
-    folder.mkdir(parents=True, exist_ok=True)
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{folder}: cannot create the corpus folder ({e.strerror or e})") from None
     outcomes = []
-    with transfer_display(quiet) as display:
-        for url, remote in zip(urls, corpus.files):
-            outcomes.append(fetch_one(url, folder, remote, display, allow_unpinned=allow_unpinned,
-                                      force=force, mirror=bool(mirror)))
+    try:
+        with transfer_display(quiet) as display:
+            for url, remote in zip(urls, corpus.files):
+                outcomes.append(fetch_one(url, folder, remote, display, allow_unpinned=allow_unpinned,
+                                          force=force, mirror=bool(mirror)))
+    except BaseException:
+        if created and not any(folder.iterdir()):  # a failed first download leaves no empty folder
+            folder.rmdir()
+        raise
     return outcomes
 
 
@@ -297,7 +306,7 @@ class transfer_display:
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                                      TransferSpeedColumn(), TimeRemainingColumn(),
-                                     console=Console(stderr=True))
+                                     console=Console(stderr=True), transient=True)
 
     def __enter__(self):
         if self.progress is not None:

@@ -14,6 +14,7 @@ import torch
 from seqtrain.core.checkpoint import save_checkpoint
 from seqtrain.core.errors import Interrupted, UserError
 from seqtrain.distributed import world as distributed
+from seqtrain.training.run_dir import write_file
 from seqtrain.training.state import Progress, TrainState, process_state
 
 
@@ -40,13 +41,10 @@ class MetricsLog:
         self.path = path
 
     def write(self, p: Progress, metrics: dict, train_loss: float | None, elapsed: float, lr: float) -> None:
-        common = {"step": p.step, "epoch": p.epoch}
-        with open(self.path, "a", encoding="utf-8") as f:
-            if train_loss is not None:
-                f.write(json.dumps({**common, "split": "train", "metrics": {"loss": train_loss},
-                                    "elapsed": round(elapsed, 3), "lr": lr}) + "\n")
-            f.write(json.dumps({**common, "split": "dev", "metrics": metrics, "elapsed": round(elapsed, 3),
-                                "lr": lr}) + "\n")
+        common = {"step": p.step, "epoch": p.epoch, "elapsed": round(elapsed, 3), "lr": lr}
+        lines = [{**common, "split": "train", "metrics": {"loss": train_loss}}] if train_loss is not None else []
+        lines.append({**common, "split": "dev", "metrics": metrics})
+        write_file(self.path, "".join(json.dumps(line) + "\n" for line in lines), mode="a")
 
 
 class Checkpointer:

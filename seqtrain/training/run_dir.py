@@ -4,6 +4,7 @@ got to its first checkpoint), and the metrics log of a resumed run."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import math
 import os
@@ -36,6 +37,15 @@ def forget_metrics_after(path: Path, step: int) -> None:
         os.replace(tmp, path)
 
 
+def write_file(path: Path, text: str, mode: str = "w") -> None:
+    """Write (or append) text to a file of the run; a full disk is one line naming the file."""
+    try:
+        with open(path, mode, encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise UserError(f"{path}: could not write ({e.strerror or e}); the checkpoints are intact") from None
+
+
 def default_run_dir(name: str) -> Path:
     return Path("runs") / name / datetime.now().strftime("%Y%m%d-%H%M%S")
 
@@ -44,15 +54,72 @@ def claim_run_dir(run_dir: Path, overwrite: bool) -> Path | None:
     """A run directory that already holds a run is never reused silently. With --overwrite the old
     run is moved aside (the path returned) until the new one has started."""
     aside = None
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir}: exists and is not a directory; give --run-dir a directory")
     if run_dir.exists() and any(run_dir.iterdir()):
         if not overwrite:
+            if (run_dir / "config.yaml").is_file() and not (run_dir / "checkpoints" / "last.pt").exists():
+                raise UserError(f"{run_dir}: holds a run that stopped before its first checkpoint; "
+                                f"use --overwrite to start it again, or another --run-dir")
             raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue it, "
                             f"--overwrite to replace it, or another --run-dir")
+        check_writable(run_dir.parent)
         aside = run_dir.with_name(f".{run_dir.name}.replaced")
         shutil.rmtree(aside, ignore_errors=True)  # left by a start that was killed
         run_dir.rename(aside)
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    try:
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{run_dir}: cannot create the run directory ({e.strerror or e})") from None
+    check_writable(run_dir)
     return aside
+
+
+def check_writable(folder: Path) -> None:
+    """Fail now, in one line, rather than at the first checkpoint."""
+    probe = folder / f".seqtrain-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"{folder}: cannot write there ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def locked(run_dir: Path, world):
+    """Hold an OS lock on RUN_DIR/.lock while a run trains in it (the main process only). The lock
+    dies with the process, so a killed run never leaves the directory locked."""
+    if not world.is_main:
+        yield
+        return
+    try:
+        handle = open(run_dir / ".lock", "a")
+    except OSError as e:
+        raise UserError(f"{run_dir}: cannot write there ({e.strerror or e})") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UserError(f"{run_dir}: in use by another seqtrain run; wait for it to finish, "
+                            f"or stop it first") from None
+        try:
+            yield
+        finally:
+            (run_dir / ".lock").unlink(missing_ok=True)  # still held here: no other run has it
+    finally:
+        handle.close()
+
+
+def checkpoint_to_resume(run_dir: Path) -> Path:
+    """RUN_DIR/checkpoints/last.pt, or a line that names the way out."""
+    last = run_dir / "checkpoints" / "last.pt"
+    if not run_dir.is_dir():
+        raise UserError(f"--resume {run_dir}: no such run directory")
+    if not last.exists() and (run_dir / "config.yaml").is_file():
+        raise UserError(f"--resume {run_dir}: the run stopped before its first checkpoint, so there is nothing "
+                        f"to resume; start it again with --run-dir {run_dir} --overwrite")
+    check_writable(run_dir)
+    return last
 
 
 @contextlib.contextmanager
@@ -66,7 +133,8 @@ def new_run(run_dir: Path, overwrite: bool, world):
         with distributed.all_or_none(world):  # rank 0 alone claims; a refusal stops every process
             replaced = claim_run_dir(run_dir, overwrite) if world.is_main else None
         claimed = world.is_main
-        yield
+        with locked(run_dir, world):
+            yield
     except BaseException:
         if claimed and not (run_dir / "checkpoints" / "last.pt").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -84,3 +152,16 @@ def new_run(run_dir: Path, overwrite: bool, world):
 
 def interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def resumed_run(run_dir: Path, world):
+    """Lock RUN_DIR for a resumed run; SIGTERM before the loop takes over stops it like Ctrl-C."""
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        with distributed.all_or_none(world):
+            checkpoint_to_resume(run_dir)
+        with locked(run_dir, world):
+            yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

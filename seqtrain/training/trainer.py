@@ -30,7 +30,7 @@ from seqtrain.training.evaluate import evaluate
 from seqtrain.training.lr import LrPolicy, make_optimizer
 from seqtrain.training.parts import (BestTracker, Callback, Checkpointer, MetricsLog, NanGuard, StopSignal,
                                      monitored_metric)
-from seqtrain.training.run_dir import default_run_dir, forget_metrics_after, new_run
+from seqtrain.training.run_dir import default_run_dir, forget_metrics_after, new_run, resumed_run, write_file
 from seqtrain.training.state import RESUME_KEYS, Progress, TrainState
 from seqtrain.ui.progress import TrainDisplay
 
@@ -58,7 +58,8 @@ def train(cfg: Config, options: RunOptions | None = None, **kwargs) -> dict:
         with distributed.all_or_none(world):
             device = distributed.local_device(device, world)
         if options.resume is not None:
-            summary = prepare(cfg, options, Path(options.resume), device, world).run()
+            with resumed_run(Path(options.resume), world):
+                summary = prepare(cfg, options, Path(options.resume), device, world).run()
         else:  # every process takes the main process's (time-stamped) directory
             run_dir = distributed.broadcast(Path(options.run_dir or default_run_dir(cfg.name)), world)
             with new_run(run_dir, options.overwrite, world):
@@ -103,7 +104,7 @@ def prepare(cfg: Config, options: RunOptions, run_dir: Path, device: torch.devic
             state.restore(ckpt, world.rank, world.size)
         else:
             if world.is_main:
-                (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
+                write_file(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
             if world.rank:  # DDP copies rank 0's weights; dropout should differ between processes
                 torch.manual_seed(cfg.seed + 1000 * world.rank)
     return Trainer(cfg, state, splits, run_dir, device, world, monitor, options)
@@ -312,7 +313,7 @@ def run_summary(trainer: Trainer) -> dict:
         files = [plot_losses(t.run_dir / "metrics.jsonl", t.run_dir / "loss.png")]
         files += t.task.write_artifacts(t.state.model, t.splits, t.run_dir)
         summary["artifacts"] = [str(f) for f in files if f]
-        (t.run_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+        write_file(t.run_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     return summary
 
 

@@ -19,6 +19,12 @@ from seqtrain.core.vocab import PAD, UNK, Vocab
 UNSEEN = "<unseen>"  # a gold tag that training never saw: always an error, reported on its own row
 
 
+# the character encoder reads at most this many characters of a word: its first and last halves
+# (prefixes and suffixes carry what a tagger learns from spelling); a 1,000,000-character "word"
+# then costs what a 64-character one does
+MAX_WORD_CHARS = 64
+
+
 class Encoding:
     def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, lowercase: bool = False):
         self.words, self.chars, self.tags, self.lowercase = words, chars, tags, lowercase
@@ -56,7 +62,8 @@ class Encoding:
         found = self.form_ids.get(word)
         if found is None:
             found = self.form_ids[word] = len(self.form_chars)
-            chars = [self.chars.ids.get(c, self.chars.unk_id) for c in word] if word != PAD else [0]
+            spelled = word if len(word) <= MAX_WORD_CHARS else word[:MAX_WORD_CHARS // 2] + word[-MAX_WORD_CHARS // 2:]
+            chars = [self.chars.ids.get(c, self.chars.unk_id) for c in spelled] if word != PAD else [0]
             self.form_chars.append(torch.tensor(chars))
         return found
 

@@ -27,6 +27,9 @@ from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states, seeded_split
 
 
+MAX_SENTENCE_WORDS = 512  # longer sentences are tagged in pieces: a 9,000-word line costs what 18 do
+
+
 @dataclass
 class DataConfig:
     train: str = opt("samples/pos-en-ud.txt", "training sentences (CoNLL-U, word/TAG lines, or word<TAB>tag)", path=True)
@@ -205,7 +208,16 @@ class PosTask(Task):
 
 
 def tag(model, encoding: Encoding, sentences: list[Sentence], batch_size: int) -> list[list[str]]:
-    """Tags for each sentence, run in length-sorted batches (least padding)."""
+    """Tags for each sentence, run in length-sorted batches (least padding). A sentence longer than
+    MAX_SENTENCE_WORDS is tagged in pieces of that many words (each piece as a sentence)."""
+    pieces = [Sentence(s.words[i:i + MAX_SENTENCE_WORDS]) for s in sentences
+              for i in range(0, max(len(s.words), 1), MAX_SENTENCE_WORDS)]
+    tagged = iter(tag_pieces(model, encoding, pieces, batch_size))
+    return [[t for _ in range(0, max(len(s.words), 1), MAX_SENTENCE_WORDS) for t in next(tagged)]
+            for s in sentences]
+
+
+def tag_pieces(model, encoding: Encoding, sentences: list[Sentence], batch_size: int) -> list[list[str]]:
     device = model_device(model)
     model.eval()
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].words))

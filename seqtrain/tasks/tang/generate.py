@@ -11,6 +11,7 @@ The hidden state is carried forward: the prompt runs once, then each new charact
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, replace
 
@@ -21,6 +22,8 @@ from seqtrain.core.errors import UserError
 from seqtrain.tasks.tang.poems import PUNCTUATION, is_hanzi, normalise
 
 FORMS, LINE_COUNTS = (5, 7), (4, 8)
+MAX_POEMS = 100_000  # one request; they are written BATCH at a time
+BATCH = 256
 
 
 class StartDoesNotFit(UserError):
@@ -51,10 +54,16 @@ class PoemRequest:
             raise UserError(f"--lines: expected 4 or 8, got {self.lines}")
         if len(self.acrostic) > (self.lines or 8):
             raise UserError(f"--acrostic: {len(self.acrostic)} heads but the poem has {self.lines or 8} lines at most")
-        if self.temperature < 0 or self.top_k < 0 or not 0 < self.top_p <= 1 or self.repetition_penalty <= 0:
-            raise UserError("--temperature and --top-k must be >= 0, --top-p in (0, 1], --repetition-penalty > 0")
-        if self.num < 1 or self.max_chars < 1:
-            raise UserError("--num and --max-chars must be at least 1")
+        for option, value, low, high in (("--temperature", self.temperature, 0, 100),
+                                          ("--top-p", self.top_p, 0, 1),
+                                          ("--repetition-penalty", self.repetition_penalty, 0, 100),
+                                          ("--top-k", self.top_k, 0, 10**6), ("--num", self.num, 1, MAX_POEMS),
+                                          ("--max-chars", self.max_chars, 1, 10_000),
+                                          ("--seed", self.seed, 0, 2**63 - 1 - MAX_POEMS)):
+            if not math.isfinite(value) or not low <= value <= high:
+                raise UserError(f"{option}: must be a number from {low} to {high}, got {value}")
+        if self.top_p == 0 or self.repetition_penalty == 0:
+            raise UserError(f"--{'top-p' if self.top_p == 0 else 'repetition-penalty'}: must be greater than 0")
 
     @property
     def structured(self) -> bool:

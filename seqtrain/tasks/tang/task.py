@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -31,7 +31,7 @@ from seqtrain.models.poem_lm import PoemLM
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states, seeded_split
 import seqtrain.tasks.tang.poems as P
-from seqtrain.tasks.tang.generate import PoemRequest, StartDoesNotFit, generate
+from seqtrain.tasks.tang.generate import BATCH, PoemRequest, StartDoesNotFit, generate
 
 BOS, EOS = "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -204,18 +204,15 @@ class TangTask(Task):
         return out
 
     def tables(self, totals: dict) -> list[Table]:
-        m = self.metrics(totals)
-        rows = [["model", m["loss"], m["bits_per_char"], m["perplexity"]]]
-        if "bigram_nats" in m:
-            k = f"add-{self.bigram_k:g}" if self.bigram_k is not None else "add-k"
-            for name, key in ((f"bigram ({k})", "bigram_nats"), ("unigram (add-1)", "unigram_nats")):
-                rows.append([name, m[key], m[key] / math.log(2), math.exp(m[key])])
-        return [Table("cross-entropy per character (marks and end symbol included)",
-                      ["model", "nats/char", "bits/char", "perplexity"], rows)]
+        return [cross_entropy_table(self.metrics(totals), self.bigram_k)]
 
     # ---------------------------------------------------------------- writing poems
     def generate(self, model, request: PoemRequest) -> list[dict]:
-        return generate(model, self.vocab, request, bos=BOS, eos=EOS, specials=set(SPECIALS), unk=UNK)
+        """request.num poems, written BATCH side by side at a time (poem i still uses seed + i)."""
+        request.check()
+        return [poem for first in range(0, request.num, BATCH) for poem in generate(
+            model, self.vocab, replace(request, seed=request.seed + first, num=min(BATCH, request.num - first)),
+            bos=BOS, eos=EOS, specials=set(SPECIALS), unk=UNK)]
 
     def epoch_report(self, model) -> str:
         return "sample: " + sample_poems(self, model, 1)[0]
@@ -230,6 +227,7 @@ class TangTask(Task):
         when the beginning allows one, else freely."""
         if not inputs:
             raise UserError("no input: give the beginning of a poem, e.g. seqtrain predict CKPT 床前明月光")
+        check_known(self.vocab, inputs)
         outputs = [continue_poem(self, model, text) for text in inputs]
         states = {}
         if options.states:
@@ -238,6 +236,26 @@ class TangTask(Task):
             states = every_step_states(model.all_states, {"x": x, "lengths": batch["lengths"]}, batch["lengths"])
         return Prediction(text="\n".join(outputs),
                           records=[{"input": s, "output": o} for s, o in zip(inputs, outputs)], states=states)
+
+
+def cross_entropy_table(m: dict, bigram_k: float | None) -> Table:
+    """The model's nats/bits per character and perplexity, beside the baselines' when scored."""
+    rows = [["model", m["loss"], m["bits_per_char"], m["perplexity"]]]
+    if "bigram_nats" in m:
+        k = f"add-{bigram_k:g}" if bigram_k is not None else "add-k"
+        for name, key in ((f"bigram ({k})", "bigram_nats"), ("unigram (add-1)", "unigram_nats")):
+            rows.append([name, m[key], m[key] / math.log(2), math.exp(m[key])])
+    return Table("cross-entropy per character (marks and end symbol included)",
+                 ["model", "nats/char", "bits/char", "perplexity"], rows)
+
+
+def check_known(vocab: Vocab, inputs: list[str]) -> None:
+    """Every character of every input is one the model knows (else the line names them)."""
+    for text in inputs:
+        unknown = sorted({c for c in P.normalise(text) if c not in vocab or c == UNK})
+        if unknown:
+            raise UserError(f"input {text[:40]!r}: not in the model's vocabulary: {' '.join(unknown[:20])} "
+                            f"(a poetry model continues the beginning of a poem in its characters)")
 
 
 def select(cfg: TangConfig, poems: list[P.Poem], counts: dict, dedupe: bool = True) -> list[P.Poem]:
