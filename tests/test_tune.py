@@ -161,3 +161,27 @@ def test_tune_under_torchrun_or_nproc_is_refused(workdir, monkeypatch):
 def test_help_imports_neither_torch_nor_optuna():
     code = "import sys, seqtrain.cli; assert not {'torch', 'optuna'} & set(sys.modules), sys.modules.keys()"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_an_error_in_the_first_trial_leaves_no_study_behind(workdir):
+    # --metric is known to be wrong only at the first evaluation: the study that was started goes
+    assert_user_error(cli(*tune_args("--trials", "2", "--metric", "bleu")),
+                      "--metric: this task has no metric 'bleu'")
+    assert not (workdir / "runs").exists()
+
+
+def test_sigterm_in_a_trial_fails_it_and_says_how_to_continue(workdir):
+    proc = popen_tune(workdir, "--trials", "1", "-o", "train.epochs=200")
+    trial0 = workdir / "runs" / "hello-tune" / "default" / "trial-0"
+    deadline = time.monotonic() + 60
+    while not (trial0 / "metrics.jsonl").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == ("interrupted in trial 0 (marked failed; its run is in "
+                                            f"{Path('runs/hello-tune/default/trial-0')}); run the same "
+                                            "command again to continue the study")
+    assert states(load(trial0.parent)) == {0: TrialState.FAIL}
+    assert (trial0 / "checkpoints" / "last.pt").exists()  # the run itself stopped as any run does
