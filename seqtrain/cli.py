@@ -68,7 +68,8 @@ def tune(
     direction: Optional[str] = typer.Option(None, "--direction", help="max or min (default: the metric's)"),
     sampler: str = typer.Option("tpe", "--sampler", help="tpe, random or grid"),
     pruner: str = typer.Option("median", "--pruner", help="median, hyperband or none"),
-    startup_trials: int = typer.Option(5, "--startup-trials", min=0, help="finished trials before the median pruner acts"),
+    startup_trials: int = typer.Option(5, "--startup-trials", help="finished trials before the median pruner acts"),
+    prune_warmup: int = typer.Option(0, "--prune-warmup", help="evaluations of a trial before the median pruner may stop it"),
     plots: bool = typer.Option(False, "--plots", help="write optimization-history.png and param-importances.png"),
     json_out: bool = typer.Option(False, "--json", help="print JSON for machines"),
     data_dir: Optional[Path] = DataDir,
@@ -81,7 +82,8 @@ def tune(
 
     result = run_tune(TuneOptions(config=config, space=space, trials=trials, overrides=list(override), study=study,
                                   storage=storage, timeout=timeout, metric=metric, direction=direction,
-                                  sampler=sampler, pruner=pruner, startup_trials=startup_trials, plots=plots,
+                                  sampler=sampler, pruner=pruner, startup_trials=startup_trials,
+                                  prune_warmup=prune_warmup, plots=plots,
                                   data_dir=data_dir, nproc=nproc))
     if json_out:
         import json

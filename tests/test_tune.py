@@ -111,6 +111,11 @@ def test_the_pruner_stops_a_trial_whose_metric_is_bad(workdir):
     summary = json.loads((study_dir / "trial-2" / "summary.json").read_text())
     assert summary["stopped"] == "pruned" and summary["epochs"] < 6
     assert json.loads(bad.out)["best"]["number"] in (0, 1)
+    # with a warm-up longer than the run, the pruner never acts on it
+    late = cli(*tune_args("--trials", "4", *common, "-o", "train.lr=0.0001", "-o", "train.epochs=6",
+                          "--prune-warmup", "6"))
+    assert late.code == 0, late.err
+    assert states(load(study_dir))[3] == TrialState.COMPLETE
 
 
 def test_two_processes_share_one_study_without_duplicate_trials(workdir):

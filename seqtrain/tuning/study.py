@@ -49,6 +49,7 @@ class TuneOptions:
     sampler: str = "tpe"
     pruner: str = "median"
     startup_trials: int = 5             # finished trials before the pruner acts
+    prune_warmup: int = 0               # evaluations of a trial before the median pruner may stop it
     plots: bool = False
     data_dir: Path | None = None
     nproc: int = 1
@@ -100,6 +101,8 @@ def prepare(options: TuneOptions) -> Search:
         raise UserError(f"--sampler: expected one of {', '.join(SAMPLERS)}, got {options.sampler!r}")
     if options.pruner not in PRUNERS:
         raise UserError(f"--pruner: expected one of {', '.join(PRUNERS)}, got {options.pruner!r}")
+    if options.startup_trials < 0 or options.prune_warmup < 0:
+        raise UserError("--startup-trials and --prune-warmup: must be 0 or more")
     if options.timeout is not None and options.timeout <= 0:
         raise UserError(f"--timeout: must be greater than 0 seconds, got {options.timeout}")
     if not options.study or "/" in options.study or options.study.startswith("."):
@@ -185,7 +188,8 @@ def make_pruner(search: Search):
     import optuna
 
     if search.options.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=search.options.startup_trials)
+        return optuna.pruners.MedianPruner(n_startup_trials=search.options.startup_trials,
+                                           n_warmup_steps=search.options.prune_warmup + 1)  # evaluations count 1, 2, ...
     if search.options.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1)
     return optuna.pruners.NopPruner()
