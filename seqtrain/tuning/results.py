@@ -88,7 +88,7 @@ def print_result(result: dict, top: int = 5) -> None:
     rows = [t for t in result["trials"] if t["state"] == "complete" and t["value"] is not None]
     rows.sort(key=lambda t: t["value"], reverse=result["direction"] == "max")
     table = Table(title=f"study {result['study']}: best trials by {result['metric']} ({result['direction']})")
-    for column in ("trial", result["metric"], "overrides", "run dir", "seconds"):
+    for column in ("trial", result["metric"], "values", "run dir", "seconds"):
         table.add_column(column, justify="right" if column in ("trial", "seconds", result["metric"]) else "left")
     for t in rows[:top]:
         seconds = f"{t['seconds']:.1f}" if t["seconds"] is not None else ""

@@ -70,6 +70,10 @@ class Search:
 
 def tune(options: TuneOptions) -> dict:
     """Run (or continue) a study; returns the result: best trials, best.yaml, plots."""
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise UserError("seqtrain tune needs optuna: pip install 'optuna>=4,<5'") from None
     search = prepare(options)
     created = [p for p in [search.study_dir, *search.study_dir.parents] if not p.exists()]
     search.study_dir.mkdir(parents=True, exist_ok=True)
