@@ -120,7 +120,7 @@ def test_the_pruner_stops_a_trial_whose_metric_is_bad(workdir):
 
 def test_two_processes_share_one_study_without_duplicate_trials(workdir):
     storage = f"sqlite:///{workdir / 'shared.db'}"
-    args = ("--trials", "6", "--pruner", "none", "--storage", storage, "-o", "train.epochs=25")
+    args = ("--trials", "6", "--pruner", "none", "--storage", storage, "-o", "train.epochs=40")
     procs = [popen_tune(workdir, *args) for _ in range(2)]
     for proc in procs:
         out, err = proc.communicate(timeout=240)

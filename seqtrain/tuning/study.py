@@ -140,11 +140,17 @@ def storage_for(search: Search):
 
     url = search.options.storage or f"sqlite:///{(search.study_dir / 'study.db').resolve()}"
     engine_kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
-                                          grace_period=GRACE_S)
-    except Exception as e:  # a bad URL, a missing driver, an unreachable server
-        raise UserError(f"--storage: cannot open {url!r}: {str(e).splitlines()[0][:200]}") from None
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
+                                              grace_period=GRACE_S)
+        except Exception as e:  # a bad URL, a missing driver, an unreachable server
+            # two processes creating one new database at once: one of them finds the tables made
+            # while it was making them; the next try sees them
+            if "already exists" in str(e) and attempt < 4:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            raise UserError(f"--storage: cannot open {url!r}: {str(e).splitlines()[0][:200]}") from None
 
 
 def open_study(search: Search):
