@@ -58,6 +58,46 @@ def train(
 
 
 @app.command()
+def tune(
+    config: Path = typer.Argument(..., help="experiment YAML, e.g. configs/pos-zh-gsdsimp.yaml"),
+    space: Path = typer.Option(..., "--space", help="search space YAML: KEY: {low, high[, log, step]} or {choices: [...]}"),
+    trials: int = typer.Option(..., "--trials", help="finished (complete or pruned) trials the study should hold"),
+    study: str = typer.Option("default", "--study", help="study name: runs/<config name>-tune/<study>/"),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL shared by several processes, "
+                                          "e.g. postgresql://... (default: sqlite study.db in the study directory)"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="start no new trial after this many seconds"),
+    metric: Optional[str] = typer.Option(None, "--metric", help="dev metric to optimise (default: train.monitor, else the task's)"),
+    direction: Optional[str] = typer.Option(None, "--direction", help="max or min (default: the metric's)"),
+    sampler: str = typer.Option("tpe", "--sampler", help="tpe, random or grid"),
+    pruner: str = typer.Option("median", "--pruner", help="median, hyperband or none"),
+    startup_trials: int = typer.Option(5, "--startup-trials", help="finished trials before the median pruner acts"),
+    prune_warmup: int = typer.Option(0, "--prune-warmup", help="evaluations of a trial before the median pruner may stop it"),
+    plots: bool = typer.Option(False, "--plots", help="write optimization-history.png and param-importances.png"),
+    json_out: bool = typer.Option(False, "--json", help="print JSON for machines"),
+    data_dir: Optional[Path] = DataDir,
+    nproc: int = typer.Option(1, "--nproc", help="not supported: trials run in this process"),
+    override: List[str] = typer.Option([], "-o", "--override", help="KEY=VALUE fixed for every trial (repeatable)"),
+):
+    """Search hyperparameters with Optuna: each trial is a run in runs/<config name>-tune/<study>/trial-<n>;
+    the same command again continues a stopped study; writes best.yaml."""
+    from seqtrain.tuning.study import TuneOptions, tune as run_tune
+
+    result = run_tune(TuneOptions(config=config, space=space, trials=trials, overrides=list(override), study=study,
+                                  storage=storage, timeout=timeout, metric=metric, direction=direction,
+                                  sampler=sampler, pruner=pruner, startup_trials=startup_trials,
+                                  prune_warmup=prune_warmup, plots=plots,
+                                  data_dir=data_dir, nproc=nproc))
+    if json_out:
+        import json
+
+        echo(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    else:
+        from seqtrain.tuning.results import print_result
+
+        print_result(result)
+
+
+@app.command()
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="a .pt checkpoint (or a run directory: its best.pt)"),
     data: Optional[Path] = typer.Argument(None, help="file to score (default: the dev split of the run's config)"),

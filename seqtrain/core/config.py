@@ -149,18 +149,25 @@ def apply_override(raw: dict, item: str) -> None:
         parsed = parse_yaml(value, "override") if value.strip() else ""
     except UserError:
         parsed = value
+    set_value(raw, key, parsed, what=f"override {bounded(item)}")
+
+
+def set_value(raw: dict, key: str, value: Any, what: str = "") -> None:
+    """raw['train']['epochs'] = value for the dotted key `train.epochs`, creating sections on the
+    way; what an override does once its value is parsed (hyperparameter search sets values this way)."""
+    what = what or bounded(key)
     parts = [part.strip() for part in key.split(".")]
     if not all(parts):
-        raise UserError(f"override {bounded(item)}: the key {bounded(key)} has an empty part; "
+        raise UserError(f"{what}: the key {bounded(key)} has an empty part; "
                         f"expected KEY=VALUE, e.g. train.epochs=5")
     node = raw
     for part in parts[:-1]:
         if node.get(part) is None:  # absent, or an empty section (`train:` in the YAML)
             node[part] = {}
         if not isinstance(node[part], dict):
-            raise UserError(f"override {bounded(item)}: {part} is not a section")
+            raise UserError(f"{what}: {part} is not a section")
         node = node[part]
-    node[parts[-1]] = parsed
+    node[parts[-1]] = value
 
 
 def config_from_dict(raw: Any, tasks: TaskRegistry, source: str = "config") -> Config:

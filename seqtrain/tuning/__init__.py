@@ -1,0 +1,1 @@
+"""Hyperparameter search (`seqtrain tune`): above training; every trial is an ordinary run."""
