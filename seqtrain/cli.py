@@ -181,10 +181,21 @@ def generate_poem(
     seed: int = typer.Option(0, "--seed", help="same seed and options, same poems (poem i uses seed + i)"),
     num: int = typer.Option(1, "--num", "-n", help="how many poems"),
     max_chars: int = typer.Option(120, "--max-chars", help="free writing stops after this many characters"),
+    rhyme: bool = typer.Option(False, "--rhyme", help="rhyming line ends (even lines, and the first when the "
+                               "pattern rhymes it) from one 平聲 group of the 平水韻, none twice"),
+    rhyme_group: str = typer.Option("", "--rhyme-group", help="that group, by name or by one of its characters, "
+                                    "e.g. 東 or 上平聲一東 (implies --rhyme; default: drawn by the seed)"),
+    tones: bool = typer.Option(False, "--tones", help="every line follows the 平仄 template of its form "
+                               "(一三五不論, no 三平尾, no 孤平)"),
+    pattern: str = typer.Option("", "--pattern", help="with --tones: ping (平起) or ze (仄起) (default: drawn by the seed)"),
+    first_line_rhymes: Optional[bool] = typer.Option(None, "--first-line-rhymes/--no-first-line-rhymes",
+                                                     help="whether the first line rhymes (default: drawn by the seed)"),
+    script: str = typer.Option("traditional", "--script", help="traditional or simplified (OpenCC) characters "
+                               "in the written poems; the model and the rhyme table stay traditional"),
     json_out: bool = typer.Option(False, "--json", help="print JSON records (chinese-poetry fields and the request)"),
     device: Optional[str] = Device,
 ):
-    """Write poems with a trained poetry model: a chosen form, acrostic or beginning, guaranteed."""
+    """Write poems with a trained poetry model: a chosen form, acrostic or beginning, rhyme and tones, guaranteed."""
     from seqtrain.inference import dumps, generate_poems
     from seqtrain.tasks.tang.generate import PoemRequest, format_poems
 
@@ -195,7 +206,8 @@ def generate_poem(
             raise UserError(f"{option}: expected {' or '.join(map(str, allowed))}, got {value}")
     request = PoemRequest(start=start, acrostic=acrostic or "", form=form or 0, lines=lines or 0, temperature=temperature,
                           top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed, num=num,
-                          max_chars=max_chars, regular=regular)
+                          max_chars=max_chars, regular=regular, rhyme=rhyme, rhyme_group=rhyme_group, tones=tones,
+                          pattern=pattern, first_line_rhymes=first_line_rhymes, script=script)
     result = generate_poems(checkpoint, request, device=device or "cpu")
     echo(dumps(result["poems"]) if json_out else format_poems(result["poems"]))
     if num > 1:
@@ -214,7 +226,8 @@ def eval_poems(
     json_out: bool = typer.Option(False, "--json", help="print JSON for machines"),
     data_dir: Optional[Path] = DataDir,
 ):
-    """Score written poems beside real ones: form, acrostic/start, distinct characters, repeats, copies."""
+    """Score written poems beside real ones: form, acrostic/start, distinct characters, repeats, copies,
+    rhyme and 平仄."""
     from seqtrain.inference import dumps, evaluate_written_poems
 
     result = evaluate_written_poems(file, reference, data_dir=data_dir, form=form, lines=lines,

@@ -2,8 +2,10 @@
 
 Each figure is computed for the poems in a file and, beside it, for real poems of the same form from
 the validation split of a reference run: form validity, acrostic and start compliance, the share of
-distinct characters per poem, the share of repeated lines, and the share of lines copied verbatim
-from the training split.
+distinct characters per poem, the share of repeated lines, the share of lines copied verbatim
+from the training split, and regulated verse (prosody.check_poem, independent of the generator's
+masks): the share of poems whose rhyming lines share one 平聲 group, the share that follow a whole
+平仄 template, and the share of fixed template positions kept (over regular 5/7 x 4/8 poems).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from pathlib import Path
 
 from seqtrain.core.errors import UserError
+from seqtrain.tasks.tang import prosody
 from seqtrain.tasks.tang.generate import FORMS, LINE_COUNTS
 from seqtrain.tasks.tang.poems import form_of, is_hanzi, lines_of, normalise, read_text_poems
 from seqtrain.core.textfile import read_text
@@ -83,7 +86,22 @@ def figures(texts: list[str], requests: list[dict] | None, train_lines: set[str]
             "acrostic heads followed": heads_ok / n_heads if n_heads else None,
             "start followed": start_ok / n_start if n_start else None,
             "distinct characters per poem": distinct / n,
-            "repeated lines": repeated / max(n_lines, 1), "lines copied from training": copied / max(n_lines, 1)}
+            "repeated lines": repeated / max(n_lines, 1), "lines copied from training": copied / max(n_lines, 1),
+            **verse_figures(texts)}
+
+
+def verse_figures(texts: list[str]) -> dict:
+    """Rhyme and 平仄 shares by the independent checker; None without the 平水韻 table."""
+    names = ("rhyming lines in one 平聲 group", "whole 平仄 template", "fixed 平仄 positions kept")
+    try:
+        table = prosody.load_table()
+    except UserError:
+        return dict.fromkeys(names)
+    checks = [prosody.check_poem(t, table) for t in texts]
+    fixed = sum(c["fixed"] for c in checks)
+    n = max(len(texts), 1)
+    return dict(zip(names, (sum(c["rhymes"] for c in checks) / n, sum(c["whole"] for c in checks) / n,
+                            sum(c["fixed_ok"] for c in checks) / fixed if fixed else None)))
 
 
 def evaluate_poems(path: Path, train: list, valid: list, *, form: int = 0, lines: int = 0,
