@@ -5,6 +5,7 @@ Heavy imports (torch, the tasks) happen inside the commands, so `seqtrain --help
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -271,6 +272,21 @@ def data_download(
 
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit status 2, never a traceback."""
+    try:
+        run_app()
+    except SystemExit as e:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # a torchrun worker has left its process group (training closed every file it wrote);
+            # leave without the interpreter's teardown, where gloo's threads can abort the process
+            # ("terminate called without an active exception") and torchrun would then stop its peers
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        raise
+
+
+def run_app() -> None:
     try:
         app()
     except UserError as e:
