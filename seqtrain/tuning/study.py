@@ -147,7 +147,7 @@ def storage_for(search: Search):
         except Exception as e:  # a bad URL, a missing driver, an unreachable server
             # two processes creating one new database at once: one of them finds the tables made
             # while it was making them; the next try sees them
-            if "already exists" in str(e) and attempt < 4:
+            if any(m in str(e) for m in ("already exists", "UNIQUE constraint failed")) and attempt < 4:
                 time.sleep(0.2 * (attempt + 1))
                 continue
             raise UserError(f"--storage: cannot open {url!r}: {str(e).splitlines()[0][:200]}") from None
