@@ -32,7 +32,9 @@ from seqtrain.tuning.space import Param, format_value, read_space, trial_config
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
 HOST = socket.gethostname()
-HEARTBEAT_S, GRACE_S = 20, 120  # a trial whose process is silent this long on another machine is failed
+HEARTBEAT_S, GRACE_S = 20, 120
+# what a process sees when another one creates the same new database at the same moment
+RACES = ("already exists", "UNIQUE constraint failed", "database is locked")  # a trial whose process is silent this long on another machine is failed
 
 
 @dataclass
@@ -147,7 +149,7 @@ def storage_for(search: Search):
         except Exception as e:  # a bad URL, a missing driver, an unreachable server
             # two processes creating one new database at once: one of them finds the tables made
             # while it was making them; the next try sees them
-            if any(m in str(e) for m in ("already exists", "UNIQUE constraint failed")) and attempt < 4:
+            if any(race in str(e) for race in RACES) and attempt < 4:
                 time.sleep(0.2 * (attempt + 1))
                 continue
             raise UserError(f"--storage: cannot open {url!r}: {str(e).splitlines()[0][:200]}") from None
