@@ -32,9 +32,9 @@ from seqtrain.tuning.space import Param, format_value, read_space, trial_config
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
 HOST = socket.gethostname()
-HEARTBEAT_S, GRACE_S = 20, 120
+HEARTBEAT_S, GRACE_S = 20, 120  # a trial whose process is silent GRACE_S on another machine is failed
 # what a process sees when another one creates the same new database at the same moment
-RACES = ("already exists", "UNIQUE constraint failed", "database is locked")  # a trial whose process is silent this long on another machine is failed
+RACES = ("already exists", "UNIQUE constraint failed", "database is locked")
 
 
 @dataclass
