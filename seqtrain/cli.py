@@ -275,7 +275,8 @@ def main() -> None:
     try:
         run_app()
     except SystemExit as e:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        world = sys.modules.get("seqtrain.distributed.world")
+        if world is not None and world.left_a_group:
             # a torchrun worker has left its process group (training closed every file it wrote);
             # leave without the interpreter's teardown, where gloo's threads can abort the process
             # ("terminate called without an active exception") and torchrun would then stop its peers

@@ -25,6 +25,9 @@ import torch.distributed as dist
 from seqtrain.core.errors import UserError
 
 
+left_a_group = False  # this process was in a torchrun group and has left it (seqtrain.cli.main exits fast)
+
+
 @dataclass
 class World:
     rank: int = 0
@@ -164,3 +167,5 @@ def shutdown(clean: bool = True) -> None:
         dist.barrier()
     if clean or dist.get_backend() != "nccl":
         dist.destroy_process_group()
+    global left_a_group
+    left_a_group = True
