@@ -25,6 +25,13 @@ from seqtrain.training.state import MODEL_KEYS
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Task, torch.nn.Module, dict]:
     """(task, model, checkpoint) ready for inference: the path from a file to predictions."""
     ckpt = load_checkpoint(path, require=MODEL_KEYS)
+    task, model = model_from_checkpoint(ckpt, path)
+    model.to(device).eval()
+    return task, model, ckpt
+
+
+def model_from_checkpoint(ckpt: dict, path: str | Path) -> tuple[Task, torch.nn.Module]:
+    """The task and model a loaded checkpoint describes, its weights in place (on the CPU)."""
     if ckpt["task"] not in TASKS:
         raise UserError(f"{path}: checkpoint is for task {ckpt['task']!r}, which this seqtrain does not know")
     cfg = config_from_dict(ckpt["config"], source=f"{path} (stored config)")
@@ -42,8 +49,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ta
     if not all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point()):
         raise UserError(f"{path}: the stored weights hold NaN or inf values; this model cannot predict "
                         f"(use a checkpoint from before the training diverged)")
-    model.to(device).eval()
-    return task, model, ckpt
+    return task, model
 
 
 def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, *, data_dir=None,
@@ -122,7 +128,7 @@ def checkpoint_info(checkpoint: str | Path) -> dict:
     params = sum(v.numel() for v in ckpt["model"].values())
     vocab = {k: len(v) for k, v in ckpt["task_state"].items() if isinstance(v, list)}
     try:
-        load_model(checkpoint)
+        model_from_checkpoint(ckpt, checkpoint)
         usable = "yes"
     except UserError as e:
         usable = f"no: {str(e).removeprefix(f'{checkpoint}: ')}"

@@ -120,3 +120,27 @@ def run_cli_limited(*args: str, memory_mb: int = 2048, timeout: float = 60, **kw
         return run_cli(*args, timeout=timeout, preexec_fn=cap, **kwargs)
     except subprocess.TimeoutExpired:
         pytest.fail(f"seqtrain {' '.join(map(str, args))} did not finish within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def lm():
+    """An untrained poem model over the tiny sample's characters: its choices are close to random,
+    the hardest case for constrained decoding. (task, model)."""
+    import torch
+
+    from seqtrain.core.paths import data_root, resolve_paths
+    from seqtrain.tasks import load_config
+    from seqtrain.tasks.tang.task import TangTask
+
+    cfg = load_config(REPO / "configs" / "tang-tiny.yaml", ["model.hidden_size=32"])
+    task, _ = TangTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), None)
+    torch.manual_seed(0)
+    return task, task.build_model().eval()
+
+
+def write_poems(lm, **request) -> list[dict]:
+    """Poems the `lm` fixture's model writes for a PoemRequest with these fields."""
+    from seqtrain.tasks.tang.generate import PoemRequest
+
+    task, model = lm
+    return task.generate(model, PoemRequest(**request))

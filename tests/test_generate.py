@@ -5,32 +5,20 @@ import re
 from pathlib import Path
 
 import pytest
+
+from conftest import write_poems
 import torch
 
-from seqtrain.core.paths import data_root, resolve_paths
 
-from seqtrain.tasks import load_config
 from seqtrain.core.errors import UserError
 from seqtrain.tasks.tang.generate import Form, PoemRequest
 from seqtrain.tasks.tang.poem_eval import form_valid
 from seqtrain.tasks.tang.poems import lines_of
-from seqtrain.tasks.tang.task import TangTask
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def lm():
-    """An untrained model over the tiny sample's characters: its choices are close to random."""
-    cfg = load_config(REPO / "configs" / "tang-tiny.yaml", ["model.hidden_size=32"])
-    task, _ = TangTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), None)
-    torch.manual_seed(0)
-    return task, task.build_model().eval()
-
-
-def write(lm, **request):
-    task, model = lm
-    return task.generate(model, PoemRequest(**request))
+write = write_poems
 
 
 @pytest.mark.parametrize("form, lines", [(5, 4), (7, 4), (5, 8), (7, 8)])

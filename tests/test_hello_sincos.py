@@ -1,6 +1,5 @@
 """The two tutorial tasks reach their bars."""
 
-import json
 
 import pytest
 

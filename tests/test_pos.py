@@ -3,13 +3,11 @@ CoNLL-U in and out, evaluate's fields, word vectors; and a short English-EWT run
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from seqtrain.inference import load_model
 from seqtrain.tasks import load_config
 from seqtrain.core.paths import resolve_paths, data_root
 from seqtrain.inference import predict

@@ -22,7 +22,6 @@ import torch
 
 from conftest import REPO, TINY_HELLO, assert_user_error, cli, snapshot
 from seqtrain.core.checkpoint import load_checkpoint, save_checkpoint
-from seqtrain.inference import load_model
 from seqtrain.core.errors import UserError
 
 

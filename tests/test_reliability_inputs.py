@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, TINY_HELLO, assert_user_error, cli, run_cli, run_cli_limited, snapshot
+from conftest import REPO, TINY_HELLO, assert_user_error, cli, run_cli_limited
 from seqtrain.core.checkpoint import load_checkpoint, save_checkpoint
 
 TANG_TINY = REPO / "configs" / "tang-tiny.yaml"
@@ -26,20 +26,21 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def tang_run(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("tang") / "run"
-    result = cli("train", TANG_TINY, "--run-dir", run, "-q", "-o", "train.epochs=1", "-o", "model.hidden_size=16")
+def trained(factory, config: Path, *overrides: str) -> Path:
+    run = factory.mktemp(config.stem) / "run"
+    result = cli("train", config, "--run-dir", run, "-q", *[a for o in overrides for a in ("-o", o)])
     assert result.code == 0, result.err
     return run
+
+
+@pytest.fixture(scope="module")
+def tang_run(tmp_path_factory) -> Path:
+    return trained(tmp_path_factory, TANG_TINY, "train.epochs=1", "model.hidden_size=16")
 
 
 @pytest.fixture(scope="module")
 def pos_run(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("pos") / "run"
-    result = cli("train", POS_TOY, "--run-dir", run, "-q", "-o", "train.epochs=1", "-o", "train.threads=1")
-    assert result.code == 0, result.err
-    return run
+    return trained(tmp_path_factory, POS_TOY, "train.epochs=1", "train.threads=1")
 
 
 # ---------------------------------------------------------------- inputs that are not regular files

@@ -9,35 +9,19 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
-from conftest import assert_user_error, cli
+from conftest import assert_user_error, cli, write_poems
 from seqtrain.core.errors import UserError
-from seqtrain.core.paths import data_root, resolve_paths
-from seqtrain.tasks import load_config
 from seqtrain.tasks.tang import prosody
-from seqtrain.tasks.tang.generate import PoemRequest
 from seqtrain.tasks.tang.poem_eval import form_valid
 from seqtrain.tasks.tang.poems import lines_of
-from seqtrain.tasks.tang.task import TangTask
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "configs" / "tang-tiny.yaml"
 HEADS = "春山明月白雲流水"
 
 
-@pytest.fixture(scope="module")
-def lm():
-    """An untrained model over the tiny sample's characters: its choices are close to random."""
-    cfg = load_config(TINY, ["model.hidden_size=32"])
-    task, _ = TangTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), None)
-    torch.manual_seed(0)
-    return task, task.build_model().eval()
-
-
-def write(lm, **request):
-    task, model = lm
-    return task.generate(model, PoemRequest(**request))
+write = write_poems
 
 
 def rhyme_chars(poem: str, first_rhymes: bool) -> list[str]:

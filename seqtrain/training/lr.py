@@ -63,7 +63,7 @@ class LrPolicy:
     def load_state_dict(self, state: dict | None) -> None:
         if self.scheduler is None or not state:
             return
-        planned = getattr(self.scheduler, "T_max", None)
+        planned = self.scheduler.T_max if self.when == "step" else None  # cosine: the length planned now
         self.scheduler.load_state_dict(state)
         if planned is not None and planned != self.scheduler.T_max:
             # resumed with more epochs or another max_steps: anneal over the new length from here

@@ -126,42 +126,58 @@ def checkpoint_to_resume(run_dir: Path) -> Path:
 def new_run(run_dir: Path, overwrite: bool, world):
     """Claim RUN_DIR for a new run. A run that stops (bad data, a bad train.monitor, a NaN, Ctrl-C)
     before its first checkpoint leaves nothing behind, and the run it replaced (--overwrite) comes back."""
-    created = [p for p in [run_dir, *run_dir.parents] if not p.exists()]  # what this run creates
-    previous = signal.signal(signal.SIGTERM, interrupt)  # until the loop takes over: undo, like Ctrl-C
+    created = not_yet_there(run_dir)  # what this run creates
     claimed, replaced = False, None
     try:
-        with distributed.all_or_none(world):  # rank 0 alone claims; a refusal stops every process
-            replaced = claim_run_dir(run_dir, overwrite) if world.is_main else None
-        claimed = world.is_main
-        with locked(run_dir, world):
-            yield
+        with sigterm_as_ctrl_c():  # until the loop takes over: undo, like Ctrl-C
+            with distributed.all_or_none(world):  # rank 0 alone claims; a refusal stops every process
+                replaced = claim_run_dir(run_dir, overwrite) if world.is_main else None
+            claimed = world.is_main
+            with locked(run_dir, world):
+                yield
     except BaseException:
         if claimed and not (run_dir / "checkpoints" / "last.pt").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)
-            for parent in created[1:]:  # empty parents this run made (runs/NAME/)
-                with contextlib.suppress(OSError):
-                    parent.rmdir()
+            remove_created(run_dir, created)
             if replaced is not None:
                 replaced.rename(run_dir)
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
         if replaced is not None and replaced.exists():
             shutil.rmtree(replaced, ignore_errors=True)
-
-
-def interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def resumed_run(run_dir: Path, world):
     """Lock RUN_DIR for a resumed run; SIGTERM before the loop takes over stops it like Ctrl-C."""
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
+    with sigterm_as_ctrl_c():
         with distributed.all_or_none(world):
             checkpoint_to_resume(run_dir)
         with locked(run_dir, world):
             yield
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c():
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, while the block runs (the training loop
+    installs its own, gentler handler inside)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def not_yet_there(folder: Path) -> list[Path]:
+    """FOLDER and those of its parents that do not exist yet: what creating it will create."""
+    return [p for p in [folder, *folder.parents] if not p.exists()]
+
+
+def remove_created(folder: Path, created: list[Path]) -> None:
+    """Remove FOLDER and the parents in `created` (not_yet_there, before) that are now empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in created[1:]:
+        with contextlib.suppress(OSError):
+            parent.rmdir()

@@ -24,7 +24,7 @@ from typing import Any
 
 from seqtrain.core.config import Config, bounded, describe, parse_yaml, set_value
 from seqtrain.core.errors import UserError
-from seqtrain.tasks import TASKS, config_from_dict
+from seqtrain.tasks import config_from_dict
 
 SPEC_KEYS = ("low", "high", "log", "step", "choices")
 SCALARS = (str, int, float, bool, type(None))

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
-import signal
 import socket
 import sys
 import threading
@@ -27,6 +25,7 @@ from seqtrain.core.errors import Interrupted, UserError
 from seqtrain.core.paths import data_root, resolve_paths
 from seqtrain.tasks import TASKS, config_from_dict
 from seqtrain.training.parts import Callback, NonFiniteLoss, monitored_metric
+from seqtrain.training.run_dir import not_yet_there, remove_created, sigterm_as_ctrl_c
 from seqtrain.tuning.space import Param, format_value, read_space, trial_config
 
 SAMPLERS = ("tpe", "random", "grid")
@@ -77,16 +76,16 @@ def tune(options: TuneOptions) -> dict:
     except ImportError:
         raise UserError("seqtrain tune needs optuna: pip install 'optuna>=4,<5'") from None
     search = prepare(options)
-    created = [p for p in [search.study_dir, *search.study_dir.parents] if not p.exists()]
+    created = not_yet_there(search.study_dir)
     search.study_dir.mkdir(parents=True, exist_ok=True)
     study = None
     try:
         study = open_study(search)
-        with sigterm_as_interrupt():
+        with sigterm_as_ctrl_c():
             run_trials(study, search)
     except (UserError, Interrupted, KeyboardInterrupt) as error:
         if created and isinstance(error, UserError) and (study is None or not finished(study)):
-            remove_dirs(created)  # a refused start leaves nothing behind
+            remove_created(search.study_dir, created)  # a refused start leaves nothing behind
         raise
     from seqtrain.tuning.results import summarize
 
@@ -389,26 +388,3 @@ class heartbeat:  # noqa: N801 (used as a context manager)
     def __exit__(self, *exc) -> None:
         self.done.set()
         self.thread.join()
-
-
-class sigterm_as_interrupt:  # noqa: N801
-    """SIGTERM between trials acts like Ctrl-C (a trial's run handles both itself)."""
-
-    def __enter__(self):
-        def interrupt(signum, frame):
-            raise KeyboardInterrupt
-        self.previous = signal.signal(signal.SIGTERM, interrupt)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        signal.signal(signal.SIGTERM, self.previous)
-
-
-def remove_dirs(created: list[Path]) -> None:
-    """The study directory and the (then empty) parents this command created."""
-    shutil.rmtree(created[0], ignore_errors=True)
-    for parent in created[1:]:
-        try:
-            parent.rmdir()
-        except OSError:
-            break

@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from seqtrain.tasks.pos.conll import Sentence
 from seqtrain.tasks.base import Table
-from seqtrain.core.vocab import PAD, UNK, Vocab
+from seqtrain.core.vocab import PAD, Vocab
 
 UNSEEN = "<unseen>"  # a gold tag that training never saw: always an error, reported on its own row
 
