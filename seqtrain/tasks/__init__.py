@@ -11,12 +11,14 @@ from seqtrain.tasks.hello import HelloTask
 from seqtrain.tasks.pos.task import PosTask
 from seqtrain.tasks.sincos import SinCosTask
 from seqtrain.tasks.tang.task import TangTask
+from seqtrain.tasks.tokenize.task import TokenizeTask
 
 TASKS = {
     "hello": HelloTask,
     "pos": PosTask,
     "sincos": SinCosTask,
     "tang": TangTask,
+    "tokenize": TokenizeTask,
 }
 
 

@@ -1,0 +1,52 @@
+"""The tokenizer a tagger reads raw text with: a library one by name, or a trained tokenizer whose
+checkpoint (config, vocabularies, weights) is copied into the tagger's own, so that one file still
+predicts anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from seqtrain.core.checkpoint import load_checkpoint
+from seqtrain.core.config import config_from_dict
+from seqtrain.core.errors import UserError
+from seqtrain.tasks.tokenize.document import Sentence
+from seqtrain.tasks.tokenize.library import LIBRARY_TOKENIZERS, library_tokenizer
+from seqtrain.tasks.tokenize.task import TokenizeTask
+
+Tokenizer = Callable[[list[str]], list[list[Sentence]]]  # paragraphs -> each one's sentences
+
+
+def tokenizer_state(spec: str, key: str = "data.tokenizer") -> dict:
+    """Plain data for a tagger's checkpoint: {"name": library name}, or a trained tokenizer's
+    config, vocabularies and weights (from a checkpoint file or a run directory)."""
+    if spec in LIBRARY_TOKENIZERS:
+        return {"name": spec}
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise UserError(f"{key}: {spec}: no such file or run directory (give {', '.join(LIBRARY_TOKENIZERS)}, "
+                        f"or a tokenize checkpoint or run directory)")
+    try:
+        ckpt = load_checkpoint(path, require=("config", "task_state", "model"))
+    except UserError as e:
+        raise UserError(f"{key}: {e}") from None
+    if ckpt["task"] != "tokenize":
+        raise UserError(f"{key}: {spec} holds a {ckpt['task']} model, not a tokenizer (train one with "
+                        f"configs/tokenize-en-ewt.yaml)")
+    return {"name": "trained", "source": str(path), "config": ckpt["config"],
+            "task_state": ckpt["task_state"], "model": ckpt["model"]}
+
+
+def tokenizer_from_state(state: dict, device="cpu", batch_size: int = 64) -> Tokenizer:
+    if state["name"] != "trained":
+        return library_tokenizer(state["name"])
+    cfg = config_from_dict(state["config"], {"tokenize": TokenizeTask}, "the tagger's tokenizer (stored config)")
+    task = TokenizeTask.from_state(cfg, state["task_state"])
+    model = task.build_model()
+    model.load_state_dict(state["model"])
+    model.to(device).eval()
+    return lambda paragraphs: task.tokenize(model, paragraphs, batch_size)
+
+
+def tokenizer_name(state: dict) -> str:
+    return state.get("source", state["name"])
