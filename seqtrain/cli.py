@@ -102,16 +102,20 @@ def tune(
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="a .pt checkpoint (or a run directory: its best.pt)"),
     data: Optional[Path] = typer.Argument(None, help="file to score (default: the dev split of the run's config)"),
+    raw: bool = typer.Option(False, "--raw", help="read only the file's # text lines, run the whole pipeline "
+                             "(tokenizer, tagger) and score it as the CoNLL 2018 shared task does"),
     json_out: bool = typer.Option(False, "--json", help="print JSON for machines"),
     batch_size: int = typer.Option(64, "--batch-size", min=1, max=100_000),
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
 ):
     """Score a checkpoint on a data file: the task's metrics and detail tables."""
-    from seqtrain.inference import dumps, evaluate_checkpoint
+    from seqtrain.inference import dumps, evaluate_checkpoint, evaluate_raw
 
-    result = evaluate_checkpoint(checkpoint, data, data_dir=data_dir, device=device or "cpu",
-                                 batch_size=batch_size)
+    if raw and data is None:
+        raise UserError("--raw: give the CoNLL-U file to read and score, e.g. evaluate RUN en_ewt-ud-dev.conllu --raw")
+    run = evaluate_raw if raw else evaluate_checkpoint
+    result = run(checkpoint, data, data_dir=data_dir, device=device or "cpu", batch_size=batch_size)
     if json_out:
         echo(dumps(result))
     else:
@@ -123,12 +127,14 @@ def evaluate(
 @app.command()
 def predict(
     checkpoint: Path = typer.Argument(..., help="a .pt checkpoint (or a run directory: its best.pt)"),
-    inputs: List[str] = typer.Argument(None, help="inputs, e.g. a sentence (POS: whitespace-tokenised; "
-                                                  "Chinese must be pre-segmented with spaces)"),
+    inputs: List[str] = typer.Argument(None, help="inputs, e.g. a paragraph of text for a tagger or tokenizer "
+                                                  "(one with data.tokenizer: whitespace reads words between spaces)"),
     input_file: Optional[str] = typer.Option(None, "--input", "-i", help="file with one input per line; - reads stdin"),
     values: Optional[str] = typer.Option(None, "--values", help="numbers for sequence regression, e.g. \"0.0,0.34,0.64\""),
     input_format: str = typer.Option("text", "--format", help="input format: text, or conllu (POS: fills UPOS, keeps the rest)"),
-    output_format: str = typer.Option("text", "--output-format", help="text or json"),
+    pretokenized: bool = typer.Option(False, "--pretokenized", help="POS: the text is already split: one sentence "
+                                      "a line, words between spaces (the tagger's tokenizer is not used)"),
+    output_format: str = typer.Option("text", "--output-format", help="text, json, or conllu (taggers and tokenizers)"),
     states: Optional[Path] = typer.Option(None, "--states", help="write every-step hidden states to FILE.npz or FILE.pt: "
                                           "h (and c for LSTM) shaped [layers, directions, batch, steps, hidden], and lengths [batch]"),
     batch_size: int = typer.Option(64, "--batch-size", min=1, max=100_000),
@@ -139,10 +145,12 @@ def predict(
     from seqtrain.inference import dumps, predict as run_predict, read_inputs
     from seqtrain.tasks.base import PredictOptions
 
-    if output_format not in ("text", "json"):
-        raise UserError(f"--output-format: expected text or json, got {output_format!r}")
+    if output_format not in ("text", "json", "conllu"):
+        raise UserError(f"--output-format: expected text, json or conllu, got {output_format!r}")
+    if pretokenized and input_format != "text":
+        raise UserError(f"--pretokenized: reads text, not --format {input_format}")
     lines = read_inputs(inputs or [], input_file, data_dir) + ([values] if values else [])
-    options = PredictOptions(input_format=input_format, output_format=output_format, batch_size=batch_size)
+    options = PredictOptions(input_format="pretokenized" if pretokenized else input_format, output_format=output_format, batch_size=batch_size)
     result = run_predict(checkpoint, lines, options, device=device or "cpu", states_path=states)
     echo(dumps(result.records) if output_format == "json" else result.text)
 

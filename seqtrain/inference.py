@@ -71,6 +71,35 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, 
             "tables": [asdict(t) for t in task.tables(totals)]}
 
 
+def evaluate_raw(checkpoint: str | Path, data: str | Path, *, data_dir=None, device: str = "cpu",
+                 batch_size: int = 64) -> dict:
+    """What `seqtrain evaluate CHECKPOINT FILE.conllu --raw` does: the file's text alone (its `# text`
+    lines, in its paragraphs) goes through the whole pipeline, and the result is scored against the
+    file's tokens, sentences, words and tags with the CoNLL 2018 shared task's alignment."""
+    from seqtrain.tasks.tokenize.document import read_document
+    from seqtrain.tasks.tokenize.score import f1_scores, score_counts
+
+    task, model, ckpt = load_model(checkpoint, check_device(device, "--device"))
+    if not task.reads_raw_text:
+        raise UserError(f"{checkpoint}: a {ckpt['task']} model does not read raw text; --raw needs a tagger or a tokenizer")
+    path = resolve_data_path(str(data), data_root(data_dir), "DATA", as_given=True)
+    gold = read_document(path, task.gold_tag_column())
+    if not gold:
+        raise UserError(f"{data}: no sentences found (expected CoNLL-U with # text lines)")
+    started = time.perf_counter()
+    system = task.analyze(model, [p.text for p in gold], batch_size)
+    seconds = time.perf_counter() - started
+    gold_sentences = [s for p in gold for s in p.sentences]
+    system_sentences = [s for p in system for s in p]
+    metrics = f1_scores(score_counts(gold_sentences, system_sentences))
+    tagged = any(t for s in system_sentences for token in s.tokens for t in token.tags)
+    if not tagged:
+        metrics = {k: v for k, v in metrics.items() if not k.startswith("upos")}
+    words = sum(len(s.words) for s in system_sentences)
+    return {"checkpoint": str(checkpoint), "data": f"{data} (raw text)", "examples": len(gold_sentences),
+            "metrics": metrics | {"words_per_second": words / max(seconds, 1e-9)}, "tables": []}
+
+
 def read_inputs(inputs: list[str], input_file: str | None, data_dir=None) -> list[str]:
     """Positional inputs, then lines of --input FILE ('-' is standard input; a relative FILE not in
     the working directory is looked up under the data root, as train looks up data files)."""
@@ -91,7 +120,10 @@ def predict(checkpoint: str | Path, inputs: list[str], options: PredictOptions, 
     """Predictions for raw input lines; with states_path, every-step hidden states saved there."""
     if states_path is not None:
         check_states_path(Path(states_path))
-    task, model, _ = load_model(checkpoint, check_device(device, "--device"))
+    task, model, ckpt = load_model(checkpoint, check_device(device, "--device"))
+    if options.output_format not in task.output_formats:
+        raise UserError(f"--output-format {options.output_format}: a {ckpt['task']} model writes "
+                        f"{', '.join(task.output_formats)}")
     options.states = states_path is not None
     prediction = task.predict(model, inputs, options)
     if states_path is not None:

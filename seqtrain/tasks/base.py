@@ -60,6 +60,9 @@ class Task:
                                             # and the task carries state across them (carried_state)
     writes_poems: ClassVar[bool] = False    # generate(model, request) -> poem records
     has_corpus: ClassVar[bool] = False      # corpus(paths) -> (training texts, validation texts)
+    reads_raw_text: ClassVar[bool] = False  # analyze(model, paragraphs) -> each paragraph's sentences of
+                                            # tokens, words (and tags): what `evaluate --raw` scores
+    output_formats: ClassVar[tuple[str, ...]] = ("text", "json")  # what `predict --output-format` offers
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
@@ -137,6 +140,9 @@ class Task:
         return []
 
     # ---------------------------------------------------------------- inference
+    def gold_tag_column(self) -> int:
+        """The CoNLL-U column (0-based) that `analyze`'s tags are scored against (reads_raw_text)."""
+        return 3
     def predict(self, model: nn.Module, inputs: list[str], options: PredictOptions) -> Prediction:
         """Predictions for raw input lines (`seqtrain predict`)."""
         raise NotImplementedError

@@ -1,7 +1,8 @@
 """Part-of-speech tagging: CoNLL-U (or word/TAG, or word<TAB>tag) in, a BiLSTM(-CRF) tagger out.
 
-Vocabularies come from the training split only. Input to `predict` must be tokenised (whitespace
-between words; Chinese must be pre-segmented). See seqtrain/tagging.py and seqtrain/tagger.py.
+Vocabularies come from the training split only. Raw text reaches the tagger through the tokenizer
+its config names (`data.tokenizer`: whitespace by default, a library one, or a trained tokenize
+model copied into the checkpoint); see seqtrain/tasks/tokenize/ and seqtrain/models/tagger.py.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from seqtrain.data.vectors import init_matrix, load_vectors, train_word2vec
 from seqtrain.models.layers import embedding
 from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, mask_of
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
-from seqtrain.tasks.pos.conll import Sentence, fill_conllu, parse_conllu, read_tagged
+from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, fill_conllu, parse_conllu, read_tagged
 from seqtrain.tasks.pos.embeddings import CACHE_NAME, EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states, seeded_split
+from seqtrain.tasks.tokenize.document import Sentence as RawSentence
+from seqtrain.tasks.tokenize.pipeline import tokenizer_from_state, tokenizer_state
+from seqtrain.tasks.tokenize.task import input_paragraphs, tokenized_prediction
 
 
 MAX_SENTENCE_WORDS = 512  # longer sentences are tagged in pieces: a 9,000-word line costs what 18 do
@@ -42,6 +46,9 @@ class DataConfig:
     min_freq: int = opt(1, "words seen fewer times in training are UNK", min=1)
     max_size: int = opt(0, "word vocabulary size limit, specials included (0: none)", min=0)
     lowercase: bool = opt(False, "look words up in lowercase (characters keep the case)")
+    tokenizer: str = opt("whitespace", "how predict reads raw text: whitespace (one sentence a line, words "
+                         "between spaces), segtok (English), jieba (Chinese), or a tokenize checkpoint or run "
+                         "directory (copied into this tagger's checkpoint)")
     embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors (gensim)")
 
 
@@ -70,12 +77,15 @@ class PosConfig(Config):
 class PosTask(Task):
     Config = PosConfig
     monitor = ("accuracy", "max")
+    reads_raw_text = True
+    output_formats = ("text", "json", "conllu")
 
-    def __init__(self, cfg: PosConfig, encoding: Encoding, shown: list[str], *,
+    def __init__(self, cfg: PosConfig, encoding: Encoding, shown: list[str], tokenizer: dict, *,
                  vectors: torch.Tensor | None = None, word_counts: dict[int, int] | None = None):
         super().__init__(cfg)
         self.encoding = encoding
         self.shown = shown                      # the sentence each evaluation tags on screen
+        self.tokenizer = tokenizer              # how raw text is read (tokenize/pipeline.py), as plain data
         self.vectors = vectors                  # initial word vectors (training only)
         self.word_counts = word_counts or {}    # training counts, for word dropout (training only)
 
@@ -86,16 +96,16 @@ class PosTask(Task):
         train, dev = read_sentences(cfg, paths)
         encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase)
         shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
-        task = cls(cfg, encoding, shown, vectors=word_vectors(cfg, encoding, train, paths, workdir),
-                   word_counts=encoding.word_counts(train))
+        task = cls(cfg, encoding, shown, tokenizer_state(d.tokenizer),
+                   vectors=word_vectors(cfg, encoding, train, paths, workdir), word_counts=encoding.word_counts(train))
         return task, task.encode(train, dev)
 
     @classmethod
     def from_state(cls, cfg: PosConfig, state: dict) -> "PosTask":
-        return cls(cfg, Encoding.from_state(state), list(state["shown"]))
+        return cls(cfg, Encoding.from_state(state), list(state["shown"]), state.get("tokenizer", {"name": "whitespace"}))
 
     def state_dict(self) -> dict:
-        return {**self.encoding.state_dict(), "shown": list(self.shown)}
+        return {**self.encoding.state_dict(), "shown": list(self.shown), "tokenizer": self.tokenizer}
 
     def read_splits(self, paths: dict) -> Splits:
         return self.encode(*read_sentences(self.cfg, paths))
@@ -179,17 +189,48 @@ class PosTask(Task):
     def tag(self, model, sentences: list[Sentence], batch_size: int) -> list[list[str]]:
         return tag(model, self.encoding, sentences, batch_size)
 
+    def analyze(self, model, paragraphs: list[str], batch_size: int = 64,
+                tokenizer: dict | None = None) -> list[list[RawSentence]]:
+        """Raw text -> the tokenizer's sentences, tokens and words, each word tagged."""
+        tokenize = tokenizer_from_state(tokenizer or self.tokenizer, model_device(model), batch_size)
+        analyzed = tokenize(paragraphs)
+        sentences = [s for p in analyzed for s in p]
+        tags = iter(self.tag(model, [Sentence(s.words) for s in sentences], batch_size))
+        for sentence in sentences:
+            sentence_tags = iter(next(tags))
+            for token in sentence.tokens:
+                token.tags = [next(sentence_tags) for _ in token.words]
+        return analyzed
+
+    def gold_tag_column(self) -> int:
+        return TAG_COLUMNS[self.cfg.data.tag_column]
+
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
+        raw = options.input_format == "text" and self.tokenizer["name"] != "whitespace"
+        if not raw and options.output_format != "conllu":
+            return self.predict_lines(model, inputs, options)
+        if options.input_format not in ("text", "pretokenized"):
+            raise UserError("--output-format conllu: give raw or pretokenized text (CoNLL-U input keeps its own layout)")
+        analyzed = self.analyze(model, input_paragraphs(inputs), options.batch_size,
+                                tokenizer=None if raw else {"name": "whitespace"})
+        prediction = tokenized_prediction(analyzed, options.output_format)
+        if options.states:
+            prediction.states = self.states(model, [Sentence(s.words) for p in analyzed for s in p])
+        return prediction
+
+    def predict_lines(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
+        """Pretokenized text (one sentence a line, words between spaces) or CoNLL-U: one output
+        line, or CoNLL-U line, per input line."""
         column = self.cfg.data.tag_column
         if options.input_format == "conllu":
             sentences = parse_conllu(inputs, "<input>", column, require_tags=False)
-        elif options.input_format == "text":
+        elif options.input_format in ("text", "pretokenized"):
             sentences = [Sentence(line.split()) for line in inputs]
         else:
             raise UserError(f"--format: expected text or conllu, got {options.input_format!r}")
         tagged = [s for s in sentences if s.words]
         if not tagged:
-            raise UserError('no input: give a tokenised sentence, e.g. seqtrain predict CKPT "The dog ate the apple ."')
+            raise UserError('no input: give a sentence, e.g. seqtrain predict CKPT "The dog ate the apple ."')
         tags = iter(self.tag(model, tagged, options.batch_size))
         tags = [next(tags) if s.words else [] for s in sentences]
         records = [{"words": s.words, "tags": t} for s, t in zip(sentences, tags) if s.words]
