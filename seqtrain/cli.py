@@ -102,8 +102,8 @@ def tune(
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="a .pt checkpoint (or a run directory: its best.pt)"),
     data: Optional[Path] = typer.Argument(None, help="file to score (default: the dev split of the run's config)"),
-    raw: bool = typer.Option(False, "--raw", help="read only the file's # text lines, run the whole pipeline "
-                             "(tokenizer, tagger) and score it as the CoNLL 2018 shared task does"),
+    raw: bool = typer.Option(False, "--raw", help="read only the text (# text lines) of DATA or of the dev split, run "
+                             "the whole pipeline (tokenizer, tagger) and score it as the CoNLL 2018 shared task does"),
     json_out: bool = typer.Option(False, "--json", help="print JSON for machines"),
     batch_size: int = typer.Option(64, "--batch-size", min=1, max=100_000),
     data_dir: Optional[Path] = DataDir,
@@ -112,8 +112,6 @@ def evaluate(
     """Score a checkpoint on a data file: the task's metrics and detail tables."""
     from seqtrain.inference import dumps, evaluate_checkpoint, evaluate_raw
 
-    if raw and data is None:
-        raise UserError("--raw: give the CoNLL-U file to read and score, e.g. evaluate RUN en_ewt-ud-dev.conllu --raw")
     run = evaluate_raw if raw else evaluate_checkpoint
     result = run(checkpoint, data, data_dir=data_dir, device=device or "cpu", batch_size=batch_size)
     if json_out:

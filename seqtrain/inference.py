@@ -71,21 +71,25 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, 
             "tables": [asdict(t) for t in task.tables(totals)]}
 
 
-def evaluate_raw(checkpoint: str | Path, data: str | Path, *, data_dir=None, device: str = "cpu",
+def evaluate_raw(checkpoint: str | Path, data: str | Path | None = None, *, data_dir=None, device: str = "cpu",
                  batch_size: int = 64) -> dict:
-    """What `seqtrain evaluate CHECKPOINT FILE.conllu --raw` does: the file's text alone (its `# text`
-    lines, in its paragraphs) goes through the whole pipeline, and the result is scored against the
-    file's tokens, sentences, words and tags with the CoNLL 2018 shared task's alignment."""
+    """What `seqtrain evaluate CHECKPOINT [FILE.conllu] --raw` does: the text alone (the `# text`
+    lines, in their paragraphs) of FILE, or of the config's dev split, goes through the whole
+    pipeline, and the result is scored against the gold tokens, sentences, words and tags with the
+    CoNLL 2018 shared task's alignment."""
     from seqtrain.tasks.tokenize.document import read_document
     from seqtrain.tasks.tokenize.score import f1_scores, score_counts
 
     task, model, ckpt = load_model(checkpoint, check_device(device, "--device"))
     if not task.reads_raw_text:
         raise UserError(f"{checkpoint}: a {ckpt['task']} model does not read raw text; --raw needs a tagger or a tokenizer")
-    path = resolve_data_path(str(data), data_root(data_dir), "DATA", as_given=True)
-    gold = read_document(path, task.gold_tag_column())
+    root = data_root(data_dir)
+    if data is None:
+        gold = task.gold_dev_paragraphs(resolve_paths(task.cfg.data, root, "data"))
+    else:
+        gold = read_document(resolve_data_path(str(data), root, "DATA", as_given=True), task.gold_tag_column())
     if not gold:
-        raise UserError(f"{data}: no sentences found (expected CoNLL-U with # text lines)")
+        raise UserError(f"{data or 'dev split'}: no sentences found (expected CoNLL-U with # text lines)")
     started = time.perf_counter()
     system = task.analyze(model, [p.text for p in gold], batch_size)
     seconds = time.perf_counter() - started
@@ -96,7 +100,8 @@ def evaluate_raw(checkpoint: str | Path, data: str | Path, *, data_dir=None, dev
     if not tagged:
         metrics = {k: v for k, v in metrics.items() if not k.startswith("upos")}
     words = sum(len(s.words) for s in system_sentences)
-    return {"checkpoint": str(checkpoint), "data": f"{data} (raw text)", "examples": len(gold_sentences),
+    return {"checkpoint": str(checkpoint), "data": f"{data or 'dev split of the run config'} (raw text)",
+            "examples": len(gold_sentences),
             "metrics": metrics | {"words_per_second": words / max(seconds, 1e-9)}, "tables": []}
 
 

@@ -92,3 +92,11 @@ def test_raw_input_that_is_not_utf8_is_one_line_naming_the_file(tagger, tmp_path
     path = tmp_path / "latin1.txt"
     path.write_bytes("Caf\xe9 au lait.".encode("latin-1"))
     assert_user_error(cli("predict", tagger, "--input", path), str(path))
+
+
+def test_evaluate_raw_without_a_file_scores_the_dev_split_of_the_run_config(tagger):
+    result = cli("evaluate", tagger, "--raw", "--json")
+    assert result.code == 0, result.err
+    scored = json.loads(result.out)
+    assert scored["examples"] == round(38 * 0.15)  # pos-toy.yaml holds out 15% of the 38 sample sentences
+    assert scored["metrics"]["upos_f1"] > 0.5

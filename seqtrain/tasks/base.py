@@ -143,6 +143,11 @@ class Task:
     def gold_tag_column(self) -> int:
         """The CoNLL-U column (0-based) that `analyze`'s tags are scored against (reads_raw_text)."""
         return 3
+
+    def gold_dev_paragraphs(self, paths: dict[str, Path]) -> list:
+        """The config's dev split as tokenize.document.Paragraphs with their gold tokens, words and
+        tags: what `evaluate --raw` scores when no file is given (reads_raw_text)."""
+        raise NotImplementedError
     def predict(self, model: nn.Module, inputs: list[str], options: PredictOptions) -> Prediction:
         """Predictions for raw input lines (`seqtrain predict`)."""
         raise NotImplementedError

@@ -26,7 +26,7 @@ from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, fill_conllu, parse_c
 from seqtrain.tasks.pos.embeddings import CACHE_NAME, EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states, seeded_split
-from seqtrain.tasks.tokenize.document import Sentence as RawSentence
+from seqtrain.tasks.tokenize.document import Sentence as RawSentence, read_split
 from seqtrain.tasks.tokenize.pipeline import tokenizer_from_state, tokenizer_state
 from seqtrain.tasks.tokenize.task import input_paragraphs, tokenized_prediction
 
@@ -204,6 +204,10 @@ class PosTask(Task):
 
     def gold_tag_column(self) -> int:
         return TAG_COLUMNS[self.cfg.data.tag_column]
+
+    def gold_dev_paragraphs(self, paths: dict) -> list:
+        d = self.cfg.data
+        return read_split(paths, d.dev_fraction, d.split_seed, tag_column=self.gold_tag_column())[1]
 
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
         raw = options.input_format == "text" and self.tokenizer["name"] != "whitespace"

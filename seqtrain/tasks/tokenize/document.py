@@ -13,6 +13,7 @@ from pathlib import Path
 
 from seqtrain.core.errors import UserError
 from seqtrain.core.textfile import read_text
+from seqtrain.tasks.shared import seeded_split
 
 
 @dataclass
@@ -55,6 +56,21 @@ class Paragraph:
 def read_document(path: str | Path, tag_column: int = 3) -> list[Paragraph]:
     """The paragraphs of a CoNLL-U file with their gold tokens, words and tags."""
     return group_paragraphs(parse_sentences(read_text(path).splitlines(), str(path), tag_column), str(path))
+
+
+def read_split(paths: dict, dev_fraction: float, split_seed: int, *, tag_column: int = 3,
+               max_train: int = 0) -> tuple[list[Paragraph], list[Paragraph]]:
+    """(train, dev) paragraphs: paths["dev"], or a seeded share of the sentences of paths["train"]
+    (the same sentences a POS config with the same file, fraction and seed holds out)."""
+    sentences = parse_sentences(read_text(paths["train"]).splitlines(), str(paths["train"]), tag_column)
+    if not sentences:
+        raise UserError(f"{paths['train']}: no sentences found (expected CoNLL-U)")
+    if "dev" in paths:
+        train, dev = sentences, parse_sentences(read_text(paths["dev"]).splitlines(), str(paths["dev"]), tag_column)
+    else:
+        train, dev = seeded_split(sentences, dev_fraction, split_seed)
+    train = train[:max_train] if max_train else train
+    return group_paragraphs(train, str(paths["train"])), group_paragraphs(dev, str(paths.get("dev", paths["train"])))
 
 
 def parse_sentences(lines: list[str], path: str, tag_column: int = 3) -> list[tuple[bool, Sentence]]:

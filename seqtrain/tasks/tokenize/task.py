@@ -22,13 +22,11 @@ from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import Vocab
 from seqtrain.models.char_labeller import CharLabeller
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Task
-from seqtrain.tasks.shared import RNNConfig, build_recurrent, seeded_split
-from seqtrain.tasks.tokenize.document import (Paragraph, Sentence, conllu_lines, group_paragraphs, parse_sentences,
-                                              read_document)
+from seqtrain.tasks.shared import RNNConfig, build_recurrent
+from seqtrain.tasks.tokenize.document import Paragraph, Sentence, conllu_lines, read_document, read_split
 from seqtrain.tasks.tokenize.features import CLASSES, JIEBA_BIES, build_vocabs, char_features
 from seqtrain.tasks.tokenize.labels import NUM_LABELS, MultiwordSplitter, decode, paragraph_labels, split_at_marks
 from seqtrain.tasks.tokenize.score import f1_scores, score_counts
-from seqtrain.core.textfile import read_text
 
 EVAL_CHARS = 2000   # evaluation examples: consecutive sentences of a paragraph up to this length
 PIECE_CHARS = 1000  # longer input paragraphs are labelled in pieces cut at whitespace, then decoded whole
@@ -38,7 +36,7 @@ COUNTS = ("tokens_gold", "tokens_system", "tokens_correct", "sentences_gold", "s
 
 @dataclass
 class DataConfig:
-    train: str = opt("samples/tokenize-en.conllu", "raw text with its tokens: CoNLL-U with # text lines", path=True)
+    train: str = opt("samples/pos-en-ud.txt", "raw text with its tokens: CoNLL-U with # text lines", path=True)
     dev: str = opt("", "dev file; empty: hold out dev_fraction of train's sentences by a seeded split", path=True)
     dev_fraction: float = opt(0.1, "share of train's sentences held out as dev when data.dev is empty", min=0, max=0.9)
     split_seed: int = opt(1, "seed of the train/dev split (the same seed and fraction give a tagger's split)")
@@ -51,7 +49,7 @@ class DataConfig:
 class ModelConfig(RNNConfig):
     bidirectional: bool = opt(True, "also read right to left")
     hidden_size: int = opt(64, "hidden units per direction", min=1)
-    num_layers: int = opt(2, "stacked recurrent layers", min=1, max=64)
+    num_layers: int = opt(1, "stacked recurrent layers", min=1, max=64)
     char_dim: int = opt(32, "character embedding size", min=1)
     class_dim: int = opt(8, "character class embedding size (letter, digit, punctuation, space, ...)", min=1)
     bigram_dim: int = opt(0, "character bigram embedding size (0: no bigram feature)", min=0)
@@ -178,6 +176,9 @@ class TokenizeTask(Task):
     def analyze(self, model, paragraphs: list[str], batch_size: int = 64) -> list[list[Sentence]]:
         return self.tokenize(model, paragraphs, batch_size)
 
+    def gold_dev_paragraphs(self, paths: dict) -> list[Paragraph]:
+        return read_paragraphs(self.cfg, paths)[1]
+
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
         return tokenized_prediction(self.tokenize(model, input_paragraphs(inputs), options.batch_size),
                                     options.output_format)
@@ -271,16 +272,5 @@ def read_paragraph_file(path: Path) -> list[Paragraph]:
 
 
 def read_paragraphs(cfg: TokenizeConfig, paths: dict) -> tuple[list[Paragraph], list[Paragraph]]:
-    """(train, dev) paragraphs: data.dev, or a seeded share of train's sentences (the same sentences a
-    POS config with the same file, fraction and seed holds out); then data.max_train."""
     d = cfg.data
-    lines = read_text(paths["train"]).splitlines()
-    sentences = parse_sentences(lines, str(paths["train"]))
-    if not sentences:
-        raise UserError(f"{paths['train']}: no sentences found (expected CoNLL-U)")
-    if "dev" in paths:
-        train, dev = sentences, parse_sentences(read_text(paths["dev"]).splitlines(), str(paths["dev"]))
-    else:
-        train, dev = seeded_split(sentences, d.dev_fraction, d.split_seed)
-    train = train[:d.max_train] if d.max_train else train
-    return group_paragraphs(train, str(paths["train"])), group_paragraphs(dev, str(paths.get("dev", paths["train"])))
+    return read_split(paths, d.dev_fraction, d.split_seed, max_train=d.max_train)
