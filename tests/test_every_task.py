@@ -20,6 +20,8 @@ QUICK = {
     "pos": ("configs/pos-toy.yaml", ["train.epochs=3"], ["The dog ate the apple ."],
             lambda out: len(out.split()) == 6 and all("/" in t for t in out.split())),
     "tang": ("configs/tang-tiny.yaml", ["train.epochs=2"], ["春"], lambda out: out.strip().startswith("春")),
+    "tokenize": ("configs/tokenize-toy.yaml", ["train.epochs=3"], ["The dog ate. The cat sat."],
+                 lambda out: "".join(out.split()) == "Thedogate.Thecatsat."),
 }
 
 
