@@ -100,3 +100,18 @@ def test_evaluate_raw_without_a_file_scores_the_dev_split_of_the_run_config(tagg
     scored = json.loads(result.out)
     assert scored["examples"] == round(38 * 0.15)  # pos-toy.yaml holds out 15% of the 38 sample sentences
     assert scored["metrics"]["upos_f1"] > 0.5
+
+
+def test_a_gold_file_whose_tokens_do_not_spell_its_text_is_one_line_naming_the_line(tagger, tmp_path):
+    path = tmp_path / "gold.conllu"
+    path.write_text("# text = The cat sat.\n1\tThe\t_\tDET\t_\t_\t_\t_\t_\t_\n2\tdog\t_\tNOUN\t_\t_\t_\t_\t_\t_\n"
+                    "3\tsat\t_\tVERB\t_\t_\t_\t_\t_\tSpaceAfter=No\n4\t.\t_\tPUNCT\t_\t_\t_\t_\t_\t_\n\n", encoding="utf-8")
+    assert_user_error(cli("evaluate", tagger, path, "--raw"), f"{path}:1:", "do not spell")
+
+
+def test_a_long_raw_line_without_a_sentence_end_is_tagged_whole(tagger, tmp_path):
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(["the dog"] * 10_000) + "\n", encoding="utf-8")
+    result = run_cli("predict", tagger, "--input", path, "--output-format", "json", timeout=300)
+    assert result.code == 0, result.err
+    assert sum(len(t["words"]) for r in json.loads(result.out) for t in r["tokens"]) == 20_000
