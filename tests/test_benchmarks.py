@@ -13,6 +13,8 @@ TINY = {
     "bench_hello.py": ["--steps", "5"],
     "bench_sincos.py": ["--steps", "5"],
     "bench_pos.py": ["--config", "configs/pos-toy.yaml", "--steps", "5", "--classic-seconds", "0.2"],
+    "bench_tokenize.py": ["--config", "configs/tokenize-toy.yaml", "--steps", "5", "--mb", "0.01",
+                          "--cold-repeats", "1", "--threads", "1"],
     "bench_tang.py": ["--config", "configs/tang-tiny.yaml", "--steps", "5", "--poems", "2",
                       "-o", "train.batch_size=4"],
 }
