@@ -33,16 +33,19 @@ class Lexicon:
         self.width = len(self.tags) + 1  # the last bit: not in the lexicon
 
     @classmethod
-    def from_tag_names(cls, word_tags: dict[str, set[str]], source: str, version: str = "",
-                       tags: list[str] | None = None) -> "Lexicon":
-        """Entries by tag name; `tags` fixes the tag ids (a checkpoint's), and tags not in it are dropped."""
-        tags = sorted({t for names in word_tags.values() for t in names}) if tags is None else tags
+    def from_pairs(cls, pairs: list[tuple[str, str]], source: str, version: str = "",
+                   tags: list[str] | None = None) -> "Lexicon":
+        """Entries from (word, tag name) pairs; `tags` fixes the tag ids (a checkpoint's), and pairs
+        with a tag not in it are dropped."""
+        tags = sorted({t for _, t in pairs}) if tags is None else tags
         ids = {t: i for i, t in enumerate(tags)}
-        entries = {}
-        for word, names in word_tags.items():
-            known = sorted(ids[t] for t in names if t in ids)
-            if known:
-                entries[word] = known
+        entries: dict[str, list[int]] = {}
+        for word, tag in pairs:
+            if tag in ids:
+                entries.setdefault(word, []).append(ids[tag])
+        for word, found in entries.items():
+            if len(found) > 1:  # rare: most words have one tag, and their lists stay as built
+                entries[word] = sorted(set(found))
         return cls(tags, entries, source, version)
 
     def tag_ids(self, word: str) -> list[int]:
@@ -71,7 +74,7 @@ class Lexicon:
 def read_lexicon(path: Path) -> Lexicon:
     """A user lexicon: `word<TAB>tag1 tag2 ...` per line; blank lines are skipped, a word on several
     lines gets every tag they give."""
-    word_tags: dict[str, set[str]] = {}
+    pairs = []
     for number, line in enumerate(read_text(path, what="lexicon").splitlines(), 1):
         if not line.strip():
             continue
@@ -79,10 +82,10 @@ def read_lexicon(path: Path) -> Lexicon:
         if not word or any(c.isspace() for c in word) or not tags.split():
             raise UserError(f"{where(path, number)}: expected word<TAB>tag1 tag2 ... (a word without "
                             f"spaces, then at least one tag), got {bounded(line)}")
-        word_tags.setdefault(word, set()).update(tags.split())
-    if not word_tags:
+        pairs += [(word, tag) for tag in tags.split()]
+    if not pairs:
         raise UserError(f"{path}: the lexicon has no entries")
-    return Lexicon.from_tag_names(word_tags, FILE)
+    return Lexicon.from_pairs(pairs, FILE)
 
 
 def jieba_dict_path() -> Path:
@@ -107,9 +110,6 @@ def jieba_lexicon(tags: list[str] | None = None, trained_with: str | None = None
     if trained_with is not None and trained_with != version:
         print(f"note: this model was trained with jieba {trained_with}'s dictionary, jieba {version} is "
               f"installed; the lexicon tags of some words may differ", file=sys.stderr)
-    word_tags: dict[str, set[str]] = {}
-    for line in read_text(jieba_dict_path(), what="jieba dictionary").splitlines():
-        parts = line.split()
-        if len(parts) >= 3:
-            word_tags.setdefault(parts[0], set()).add(parts[2])
-    return Lexicon.from_tag_names(word_tags, JIEBA, version, tags)
+    pairs = [(parts[0], parts[2]) for line in read_text(jieba_dict_path(), what="jieba dictionary").splitlines()
+             if len(parts := line.split()) >= 3]
+    return Lexicon.from_pairs(pairs, JIEBA, version, tags)
