@@ -65,7 +65,7 @@ def resolve_paths(section: Any, root: Path, prefix: str) -> dict[str, Path]:
             nested = resolve_paths(value, root, f"{prefix}.{f.name}")
             found.update({f"{f.name}.{k}": v for k, v in nested.items()})
             continue
-        if not f.metadata.get("path") or not value:
+        if not f.metadata.get("path") or not value or value in f.metadata.get("names", ()):
             continue
         if isinstance(value, list):
             paths = [p for v in value for p in resolve_data_glob(v, root, f"{prefix}.{f.name}")]

@@ -1,7 +1,10 @@
-"""The sequence tagger: word embedding + character features -> recurrent encoder -> softmax or CRF.
+"""The sequence tagger: word embedding + character features (+ lexicon features) -> recurrent encoder
+-> softmax or CRF.
 
 Character features are computed once per distinct word form in a batch (`chars` holds those forms,
-`char_index` says which form sits at each token), as NCRF++ and flair compute them per token.
+`char_index` says which form sits at each token), as NCRF++ and flair compute them per token. The
+optional lexicon features are per distinct form too: `lexicon` holds one multi-hot row of possible
+tags per form, placed by the same `char_index`.
 """
 
 from __future__ import annotations
@@ -44,14 +47,17 @@ class CharCNN(nn.Module):
 
 
 class Tagger(nn.Module):
-    """word embedding (+ character features) -> dropout -> recurrent encoder -> dropout -> linear
-    -> softmax, or a linear-chain CRF."""
+    """word embedding (+ character features) (+ lexicon features) -> dropout -> recurrent encoder
+    -> dropout -> linear -> softmax, or a linear-chain CRF. `lexicon` maps a form's multi-hot lexicon
+    row to its features (see lexicon_layer)."""
 
     def __init__(self, words: nn.Embedding, chars: nn.Module | None, rnn: Recurrent, num_tags: int, *,
-                 input_dropout: float = 0.0, output_dropout: float = 0.0, crf: bool = False, unk_id: int = 1):
+                 input_dropout: float = 0.0, output_dropout: float = 0.0, crf: bool = False, unk_id: int = 1,
+                 lexicon: nn.Module | None = None):
         super().__init__()
         self.num_tags, self.unk_id = num_tags, unk_id
         self.words, self.chars, self.rnn = words, chars, rnn
+        self.lexicon = lexicon
         self.input_dropout = nn.Dropout(input_dropout)
         self.output_dropout = nn.Dropout(output_dropout)
         self.out = nn.Linear(rnn.output_size, num_tags)
@@ -59,19 +65,21 @@ class Tagger(nn.Module):
         # chance of reading a word as UNK during training, per word id (set by the task from counts)
         self.register_buffer("unk_chance", torch.zeros(words.num_embeddings), persistent=False)
 
-    def features(self, words, chars, char_lengths, char_index, lengths):
+    def features(self, words, chars, char_lengths, char_index, lengths, lexicon=None):
         if self.training and self.unk_chance.any():
             drop = torch.rand(words.shape, device=words.device) < self.unk_chance[words]
             words = words.masked_fill(drop, self.unk_id)
         x = self.words(words)
         if self.chars is not None:
             x = torch.cat([x, self.chars(chars, char_lengths)[char_index]], dim=-1)
+        if self.lexicon is not None:
+            x = torch.cat([x, self.lexicon(lexicon)[char_index]], dim=-1)
         return self.input_dropout(x)
 
-    def forward(self, words, chars, char_lengths, char_index, lengths, tags=None):
+    def forward(self, words, chars, char_lengths, char_index, lengths, lexicon=None, tags=None):
         """Tag scores [B, T, num_tags]; given gold tags, the mean training loss per token instead
         (so that a DistributedDataParallel wrapper sees the loss come out of forward)."""
-        output, _ = self.rnn(self.features(words, chars, char_lengths, char_index, lengths), lengths)
+        output, _ = self.rnn(self.features(words, chars, char_lengths, char_index, lengths, lexicon), lengths)
         scores = self.out(self.output_dropout(output))
         if tags is None:
             return scores
@@ -99,8 +107,14 @@ class Tagger(nn.Module):
             return scores.argmax(dim=-1) * mask
         return self.crf.decode(scores, mask)
 
-    def all_states(self, words, chars, char_lengths, char_index, lengths) -> dict[str, torch.Tensor]:
-        return self.rnn.all_states(self.features(words, chars, char_lengths, char_index, lengths), lengths)
+    def all_states(self, words, chars, char_lengths, char_index, lengths, lexicon=None) -> dict[str, torch.Tensor]:
+        return self.rnn.all_states(self.features(words, chars, char_lengths, char_index, lengths, lexicon), lengths)
+
+
+def lexicon_layer(width: int, dim: int) -> nn.Linear:
+    """Multi-hot lexicon rows [forms, width] -> features [forms, dim]: the sum of one learned vector
+    per possible tag. No bias: every row has a bit set (its tags, or "not in the lexicon")."""
+    return nn.Linear(width, dim, bias=False)
 
 
 def mask_of(lengths: torch.Tensor, steps: int) -> torch.Tensor:

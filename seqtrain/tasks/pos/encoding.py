@@ -2,7 +2,8 @@
 
 `Encoding` holds the three vocabularies (words, characters, tags; built from training data only) and
 turns a sentence into word ids, form ids and tag ids once. Each distinct word form gets one id and one
-character tensor, so a batch runs the character encoder once per distinct form.
+character tensor (and, with a lexicon, one lexicon row), so a batch runs the character encoder and
+the lexicon layer once per distinct form.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from seqtrain.tasks.pos.conll import Sentence
+from seqtrain.tasks.pos.lexicon import Lexicon
 from seqtrain.tasks.base import Table
 from seqtrain.core.vocab import PAD, Vocab
 
@@ -26,31 +28,39 @@ MAX_WORD_CHARS = 64
 
 
 class Encoding:
-    def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, lowercase: bool = False):
+    def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, lowercase: bool = False,
+                 lexicon: Lexicon | None = None):
         self.words, self.chars, self.tags, self.lowercase = words, chars, tags, lowercase
+        self.lexicon = lexicon
         self.unseen_id = len(tags)
         self.unseen_tags: Counter = Counter()
         self.form_ids: dict[str, int] = {}
         self.form_chars: list[torch.Tensor] = []
+        self.form_lexicon: list[torch.Tensor] = []  # each form's lexicon row (with a lexicon)
         self.form_id(PAD)  # form 0: what pads point at (one pad character, never read)
 
     @classmethod
     def build(cls, sentences: list[Sentence], min_freq: int = 1, max_size: int = 0,
-              lowercase: bool = False) -> "Encoding":
+              lowercase: bool = False, lexicon: Lexicon | None = None) -> "Encoding":
         words = Counter(w.lower() if lowercase else w for s in sentences for w in s.words)
         chars = Counter(c for s in sentences for w in s.words for c in w)
         tags = Counter(t for s in sentences for t in s.tags)
         return cls(Vocab.build(words, min_freq=min_freq, max_size=max_size),
-                   Vocab.build(chars), Vocab.build(tags, specials=(), unk=None), lowercase)
+                   Vocab.build(chars), Vocab.build(tags, specials=(), unk=None), lowercase, lexicon)
 
     def state_dict(self) -> dict:
-        return {"words": self.words.to_list(), "chars": self.chars.to_list(), "tags": self.tags.to_list(),
-                "lowercase": self.lowercase}
+        state = {"words": self.words.to_list(), "chars": self.chars.to_list(), "tags": self.tags.to_list(),
+                 "lowercase": self.lowercase}
+        if self.lexicon is not None:
+            state["lexicon"] = self.lexicon.state_dict()
+        return state
 
     @classmethod
-    def from_state(cls, state: dict) -> "Encoding":
+    def from_state(cls, state: dict, with_lexicon: bool = False) -> "Encoding":
+        """`with_lexicon`: the config asks for one, so the state must hold it."""
+        lexicon = Lexicon.from_state(state["lexicon"]) if with_lexicon else None
         return cls(Vocab(state["words"]), Vocab(state["chars"]), Vocab(state["tags"], unk=None),
-                   bool(state["lowercase"]))
+                   bool(state["lowercase"]), lexicon)
 
     def word_counts(self, sentences: list[Sentence]) -> Counter:
         return Counter(self.word_id(w) for s in sentences for w in s.words)
@@ -65,6 +75,8 @@ class Encoding:
             spelled = word if len(word) <= MAX_WORD_CHARS else word[:MAX_WORD_CHARS // 2] + word[-MAX_WORD_CHARS // 2:]
             chars = [self.chars.ids.get(c, self.chars.unk_id) for c in spelled] if word != PAD else [0]
             self.form_chars.append(torch.tensor(chars))
+            if self.lexicon is not None:
+                self.form_lexicon.append(self.lexicon.row(word))
         return found
 
     def tag_id(self, tag: str) -> int:
@@ -87,13 +99,17 @@ class Encoding:
     def collate(self, examples: list) -> dict[str, torch.Tensor]:
         forms = pad_sequence([e[1] for e in examples], batch_first=True)
         distinct, char_index = torch.unique(forms, return_inverse=True)
-        form_chars = [self.form_chars[i] for i in distinct.tolist()]
-        return {"words": pad_sequence([e[0] for e in examples], batch_first=True),
-                "chars": pad_sequence(form_chars, batch_first=True),
-                "char_lengths": torch.tensor([len(c) for c in form_chars]),
-                "char_index": char_index,
-                "lengths": torch.tensor([len(e[0]) for e in examples]),
-                "tags": pad_sequence([e[2] for e in examples], batch_first=True)}
+        distinct = distinct.tolist()
+        form_chars = [self.form_chars[i] for i in distinct]
+        batch = {"words": pad_sequence([e[0] for e in examples], batch_first=True),
+                 "chars": pad_sequence(form_chars, batch_first=True),
+                 "char_lengths": torch.tensor([len(c) for c in form_chars]),
+                 "char_index": char_index,
+                 "lengths": torch.tensor([len(e[0]) for e in examples]),
+                 "tags": pad_sequence([e[2] for e in examples], batch_first=True)}
+        if self.lexicon is not None:  # rows of the distinct forms, like chars: char_index places them
+            batch["lexicon"] = torch.stack([self.form_lexicon[i] for i in distinct])
+        return batch
 
 
 def tag_counts(gold: torch.Tensor, predicted: torch.Tensor, mask: torch.Tensor, size: int) -> dict:

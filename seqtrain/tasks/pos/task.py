@@ -20,11 +20,12 @@ from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.data.vectors import init_matrix, load_vectors, train_word2vec
 from seqtrain.models.layers import embedding
-from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, mask_of
+from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, lexicon_layer, mask_of
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
 from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, fill_conllu, parse_conllu, read_tagged
 from seqtrain.tasks.pos.embeddings import CACHE_NAME, EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
+from seqtrain.tasks.pos.lexicon import JIEBA, Lexicon, jieba_dict_path, jieba_lexicon, read_lexicon
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states, seeded_split
 from seqtrain.tasks.tokenize.document import Sentence as RawSentence, read_split
 from seqtrain.tasks.tokenize.pipeline import tokenizer_from_state, tokenizer_state
@@ -49,7 +50,14 @@ class DataConfig:
     tokenizer: str = opt("whitespace", "how predict reads raw text: whitespace (one sentence a line, words "
                          "between spaces), segtok (English), jieba (Chinese), or a tokenize checkpoint or run "
                          "directory (copied into this tagger's checkpoint)")
+    lexicon: str = opt("", "word -> possible tags, a feature for words training never saw: jieba "
+                           "(jieba's dictionary, simplified Chinese), or a file of word<TAB>tag1 tag2 ... "
+                           "lines (empty: none)", path=True, names=(JIEBA,))
     embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors (gensim)")
+
+    def check(self) -> None:
+        if self.lexicon == JIEBA:
+            jieba_dict_path()  # not installed: one line saying how to install it, before any work
 
 
 @dataclass
@@ -61,6 +69,7 @@ class ModelConfig(RNNConfig):
     char_dim: int = opt(25, "character embedding size", min=1)
     char_hidden: int = opt(50, "char BiLSTM units per direction, or CNN filters", min=1)
     char_kernel: int = opt(3, "CNN: characters per filter", min=1)
+    lexicon_dim: int = opt(16, "lexicon feature size (with data.lexicon)", min=1)
     input_dropout: float = opt(0.33, "dropout on the word+char features", min=0, max=1)
     output_dropout: float = opt(0.33, "dropout on the encoder output", min=0, max=1)
     word_dropout: float = opt(0.0, "alpha: in training a word seen c times reads as UNK with chance "
@@ -94,7 +103,7 @@ class PosTask(Task):
     def for_training(cls, cfg: PosConfig, paths: dict, workdir) -> tuple["PosTask", Splits]:
         d = cfg.data
         train, dev = read_sentences(cfg, paths)
-        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase)
+        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, build_lexicon(cfg, paths))
         shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
         task = cls(cfg, encoding, shown, tokenizer_state(d.tokenizer),
                    vectors=word_vectors(cfg, encoding, train, paths, workdir), word_counts=encoding.word_counts(train))
@@ -102,7 +111,8 @@ class PosTask(Task):
 
     @classmethod
     def from_state(cls, cfg: PosConfig, state: dict) -> "PosTask":
-        return cls(cfg, Encoding.from_state(state), list(state["shown"]), state.get("tokenizer", {"name": "whitespace"}))
+        return cls(cfg, Encoding.from_state(state, with_lexicon=bool(cfg.data.lexicon)), list(state["shown"]),
+                   state.get("tokenizer", {"name": "whitespace"}))
 
     def state_dict(self) -> dict:
         return {**self.encoding.state_dict(), "shown": list(self.shown), "tokenizer": self.tokenizer}
@@ -123,10 +133,12 @@ class PosTask(Task):
         words = embedding(len(e.words), m.word_dim)  # built in this order: the init draws follow it
         chars = (CharLSTM(len(e.chars), m.char_dim, m.char_hidden) if m.chars == "lstm" else
                  CharCNN(len(e.chars), m.char_dim, m.char_hidden, m.char_kernel) if m.chars == "cnn" else None)
-        width = m.word_dim + (chars.output_size if chars is not None else 0)
+        lexicon = lexicon_layer(e.lexicon.width, m.lexicon_dim) if e.lexicon is not None else None
+        width = (m.word_dim + (chars.output_size if chars is not None else 0)
+                 + (m.lexicon_dim if lexicon is not None else 0))
         model = Tagger(words, chars, build_recurrent(m, width), len(e.tags),
                        input_dropout=m.input_dropout, output_dropout=m.output_dropout,
-                       crf=m.decoder == "crf", unk_id=e.words.unk_id)
+                       crf=m.decoder == "crf", unk_id=e.words.unk_id, lexicon=lexicon)
         if self.vectors is not None:
             with torch.no_grad():
                 model.words.weight.copy_(self.vectors)
@@ -289,6 +301,13 @@ def read_sentences(cfg: PosConfig, paths: dict) -> tuple[list[Sentence], list[Se
     else:
         train, dev = seeded_split(train, d.dev_fraction, d.split_seed)
     return (train[:d.max_train] if d.max_train else train), dev
+
+
+def build_lexicon(cfg: PosConfig, paths: dict) -> Lexicon | None:
+    """The lexicon data.lexicon names: jieba's dictionary, the user's file, or none."""
+    if not cfg.data.lexicon:
+        return None
+    return jieba_lexicon() if cfg.data.lexicon == JIEBA else read_lexicon(paths["lexicon"])
 
 
 def word_vectors(cfg: PosConfig, encoding: Encoding, train: list[Sentence], paths: dict,

@@ -1,0 +1,115 @@
+"""A word -> possible-tags lexicon, the tagger's help with words its training data never showed.
+
+`data.lexicon` is a user file of `word<TAB>tag1 tag2 ...` lines, or `jieba`: jieba's own dictionary
+(simplified Chinese; one tag per word, in jieba's ICTCLAS-style tag set). A word's feature is a
+multi-hot row over the lexicon's tags plus one "not in the lexicon" bit.
+
+Checkpoints hold a user file's entries (predict must know the tags of words training never saw), but
+for jieba only its version and tag list: the 349,000-word dictionary is read again from jieba.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import sys
+from pathlib import Path
+
+import torch
+
+from seqtrain.core.config import bounded
+from seqtrain.core.errors import UserError, where
+from seqtrain.core.textfile import read_text
+
+JIEBA = "jieba"
+FILE = "file"
+
+
+class Lexicon:
+    """word -> ids of its possible tags (into `tags`); `source` and `version` say where it came from."""
+
+    def __init__(self, tags: list[str], entries: dict[str, list[int]], source: str, version: str = ""):
+        self.tags, self.entries, self.source, self.version = list(tags), entries, source, version
+        self.width = len(self.tags) + 1  # the last bit: not in the lexicon
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, str]], source: str, version: str = "",
+                   tags: list[str] | None = None) -> "Lexicon":
+        """Entries from (word, tag name) pairs; `tags` fixes the tag ids (a checkpoint's), and pairs
+        with a tag not in it are dropped."""
+        tags = sorted({t for _, t in pairs}) if tags is None else tags
+        ids = {t: i for i, t in enumerate(tags)}
+        entries: dict[str, list[int]] = {}
+        for word, tag in pairs:
+            if tag in ids:
+                entries.setdefault(word, []).append(ids[tag])
+        for word, found in entries.items():
+            if len(found) > 1:  # rare: most words have one tag, and their lists stay as built
+                entries[word] = sorted(set(found))
+        return cls(tags, entries, source, version)
+
+    def tag_ids(self, word: str) -> list[int]:
+        # the lowercase form as a fallback: a sentence-initial "The" still finds "the"
+        found = self.entries.get(word)
+        return found if found is not None else self.entries.get(word.lower(), [])
+
+    def row(self, word: str) -> torch.Tensor:
+        """The multi-hot feature row of one word form."""
+        row = torch.zeros(self.width)
+        row[self.tag_ids(word) or [self.width - 1]] = 1.0
+        return row
+
+    def state_dict(self) -> dict:
+        if self.source == JIEBA:
+            return {"source": JIEBA, "version": self.version, "tags": list(self.tags)}
+        return {"source": FILE, "tags": list(self.tags), "entries": {w: list(ids) for w, ids in self.entries.items()}}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Lexicon":
+        if state["source"] == JIEBA:
+            return jieba_lexicon(tags=list(state["tags"]), trained_with=str(state["version"]))
+        return cls(list(state["tags"]), {str(w): [int(i) for i in ids] for w, ids in state["entries"].items()}, FILE)
+
+
+def read_lexicon(path: Path) -> Lexicon:
+    """A user lexicon: `word<TAB>tag1 tag2 ...` per line; blank lines are skipped, a word on several
+    lines gets every tag they give."""
+    pairs = []
+    for number, line in enumerate(read_text(path, what="lexicon").splitlines(), 1):
+        if not line.strip():
+            continue
+        word, _, tags = line.partition("\t")
+        if not word or any(c.isspace() for c in word) or not tags.split():
+            raise UserError(f"{where(path, number)}: expected word<TAB>tag1 tag2 ... (a word without "
+                            f"spaces, then at least one tag), got {bounded(line)}")
+        pairs += [(word, tag) for tag in tags.split()]
+    if not pairs:
+        raise UserError(f"{path}: the lexicon has no entries")
+    return Lexicon.from_pairs(pairs, FILE)
+
+
+def jieba_dict_path() -> Path:
+    """jieba's dictionary file, found without importing jieba (which builds its prefix trie on use)."""
+    spec = importlib.util.find_spec(JIEBA)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("data.lexicon: jieba is not installed (pip install jieba)")
+    return Path(list(spec.submodule_search_locations)[0]) / "dict.txt"
+
+
+def jieba_version() -> str:
+    try:
+        return importlib.metadata.version(JIEBA)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def jieba_lexicon(tags: list[str] | None = None, trained_with: str | None = None) -> Lexicon:
+    """jieba's dictionary: `word frequency tag` lines (a line without a tag adds nothing). `tags`
+    and `trained_with` come from a checkpoint: its tag ids, and the jieba version it was trained with."""
+    version = jieba_version()
+    if trained_with is not None and trained_with != version:
+        print(f"note: this model was trained with jieba {trained_with}'s dictionary, jieba {version} is "
+              f"installed; the lexicon tags of some words may differ", file=sys.stderr)
+    pairs = [(parts[0], parts[2]) for line in read_text(jieba_dict_path(), what="jieba dictionary").splitlines()
+             if len(parts := line.split()) >= 3]
+    return Lexicon.from_pairs(pairs, JIEBA, version, tags)

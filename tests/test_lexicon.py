@@ -1,0 +1,155 @@
+"""The POS tagger's lexicon feature (data.lexicon): reading a user file, its errors, the feature
+reaching the model, checkpoints that tag new words the same in a fresh process, and jieba's dictionary."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqtrain.core.checkpoint import load_checkpoint
+from seqtrain.core.paths import data_root, resolve_paths
+from seqtrain.inference import load_model, predict
+from seqtrain.tasks import load_config
+from seqtrain.tasks.base import PredictOptions
+from seqtrain.tasks.pos.conll import Sentence
+from seqtrain.tasks.pos.lexicon import jieba_lexicon, read_lexicon
+from seqtrain.tasks.pos.task import PosTask
+
+from conftest import REPO, assert_user_error, cli, run_cli
+
+TOY = REPO / "configs" / "pos-toy.yaml"
+SAMPLE = REPO / "data" / "samples" / "pos-en-ud.txt"
+QUICK = ["-o", "train.epochs=8", "-o", "train.threads=1"]
+HAS_JIEBA = importlib.util.find_spec("jieba") is not None
+
+# words the toy sample never shows, each with tags of its own
+NEW_WORDS = "zebras\tNOUN\nswiftly\tADV\ngalloped\tVERB\nrun\tNOUN VERB\n"
+
+
+@pytest.fixture(scope="module")
+def toy_lexicon(tmp_path_factory) -> Path:
+    """The sample's own words with their tags, plus NEW_WORDS."""
+    pairs = sorted({(c[1], c[3]) for line in SAMPLE.read_text(encoding="utf-8").splitlines()
+                    if len(c := line.split("\t")) == 10 and c[0].isdigit() and c[3] != "_"})
+    path = tmp_path_factory.mktemp("lexicon") / "toy.lex"
+    path.write_text("".join(f"{w}\t{t}\n" for w, t in pairs) + NEW_WORDS, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def lexicon_run(tmp_path_factory, toy_lexicon) -> Path:
+    run = tmp_path_factory.mktemp("pos-lexicon") / "run"
+    result = cli("train", TOY, "--run-dir", run, "--quiet", *QUICK, "-o", f"data.lexicon={toy_lexicon}")
+    assert result.code == 0, result.err
+    return run
+
+
+def toy_task(*overrides: str) -> PosTask:
+    cfg = load_config(TOY, ["train.threads=1", *overrides])
+    return PosTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), None)[0]
+
+
+# ---------------------------------------------------------------- the user file
+
+def test_a_user_lexicon_gives_each_word_every_tag_its_lines_list(tmp_path):
+    path = tmp_path / "words.lex"
+    path.write_text("run\tVERB\n\nrun\tNOUN\nfast\tADV ADJ\n", encoding="utf-8")
+    lexicon = read_lexicon(path)
+    assert lexicon.tags == ["ADJ", "ADV", "NOUN", "VERB"]
+    assert [lexicon.tags[i] for i in lexicon.tag_ids("run")] == ["NOUN", "VERB"]
+    assert [lexicon.tags[i] for i in lexicon.tag_ids("Fast")] == ["ADJ", "ADV"]  # lowercase fallback
+    assert lexicon.tag_ids("zebra") == []
+    assert lexicon.row("zebra").tolist() == [0, 0, 0, 0, 1]  # only the "not in the lexicon" bit
+
+
+@pytest.mark.parametrize("bad_line", ["run VERB", "run\t", "\tNOUN", "two words\tNOUN"])
+def test_a_bad_lexicon_line_is_one_user_error_naming_file_and_line(tmp_path, bad_line):
+    path = tmp_path / "bad.lex"
+    path.write_text(f"dog\tNOUN\n\n{bad_line}\n", encoding="utf-8")
+    result = cli("train", TOY, "--run-dir", tmp_path / "run", *QUICK, "-o", f"data.lexicon={path}")
+    assert_user_error(result, f"{path}:3", "word<TAB>tag1 tag2")
+
+
+def test_a_missing_lexicon_file_is_a_user_error_naming_the_key(tmp_path):
+    result = cli("train", TOY, "--run-dir", tmp_path / "run", *QUICK, "-o", "data.lexicon=no-such.lex")
+    assert_user_error(result, "data.lexicon", "no-such.lex")
+
+
+# ---------------------------------------------------------------- the feature
+
+def test_two_unknown_words_with_different_lexicon_tags_get_different_features(toy_lexicon):
+    # no character features: without the lexicon both words are the same UNK row
+    task = toy_task(f"data.lexicon={toy_lexicon}", "model.chars=none")
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    words = ["zebras", "swiftly", "unheardof"]
+    assert all(task.encoding.word_id(w) == task.encoding.words.unk_id for w in words)
+    batch = task.collate([task.encoding.encode(Sentence(words))])
+    features = model.features(**{k: v for k, v in batch.items() if k != "tags"})[0]
+    assert not torch.allclose(features[0], features[1])
+    assert not torch.allclose(features[0], features[2]) and not torch.allclose(features[1], features[2])
+
+
+def test_without_a_lexicon_the_batch_and_model_are_as_before():
+    task = toy_task()
+    assert task.encoding.lexicon is None and task.build_model().lexicon is None
+    assert "lexicon" not in task.collate([task.encoding.encode(Sentence(["The", "dog"]))])
+
+
+# ---------------------------------------------------------------- checkpoints and predict
+
+def test_a_tagger_trained_with_a_lexicon_tags_the_same_in_a_fresh_process(lexicon_run):
+    sentences = ["The dog ate the apple .", "Zebras swiftly galloped .", "The zebras run ."]
+    here = predict(lexicon_run, list(sentences), PredictOptions()).text
+    fresh = run_cli("predict", lexicon_run, *sentences)
+    assert fresh.code == 0, fresh.err
+    assert fresh.out.strip() == here.strip()
+    assert [len(line.split()) for line in here.splitlines()] == [6, 4, 4]
+
+
+def test_the_checkpoint_holds_a_user_lexicon_as_plain_data(lexicon_run, toy_lexicon):
+    state = load_checkpoint(lexicon_run / "checkpoints" / "best.pt")["task_state"]  # weights_only
+    assert json.loads(json.dumps(state)) == state
+    toy_lexicon.rename(toy_lexicon.with_suffix(".moved"))  # predict must not need the file
+    try:
+        task, _, _ = load_model(lexicon_run / "checkpoints" / "best.pt")
+    finally:
+        toy_lexicon.with_suffix(".moved").rename(toy_lexicon)
+    lexicon = task.encoding.lexicon
+    assert "zebras" not in task.encoding.words  # never in training, yet its lexicon tags are kept
+    assert [lexicon.tags[i] for i in lexicon.tag_ids("zebras")] == ["NOUN"]
+
+
+# ---------------------------------------------------------------- jieba
+
+def test_without_jieba_installed_a_jieba_lexicon_is_one_line_saying_how_to_install_it(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jieba" else real(name, *a))
+    result = cli("train", TOY, "--run-dir", tmp_path / "run", *QUICK, "-o", "data.lexicon=jieba")
+    assert_user_error(result, "data.lexicon", "pip install jieba")
+
+
+@pytest.mark.skipif(not HAS_JIEBA, reason="jieba is not installed")
+def test_the_jieba_lexicon_is_jiebas_dictionary_and_its_state_only_names_it():
+    lexicon = jieba_lexicon()
+    assert len(lexicon.entries) > 300_000
+    assert [lexicon.tags[i] for i in lexicon.tag_ids("中国")] == ["ns"]
+    state = lexicon.state_dict()
+    assert set(state) == {"source", "version", "tags"} and state["version"].startswith("0.")
+    again = type(lexicon).from_state(state)
+    assert again.tags == lexicon.tags and again.entries == lexicon.entries
+
+
+@pytest.mark.skipif(not HAS_JIEBA, reason="jieba is not installed")
+def test_a_tagger_trained_with_jieba_tags_the_same_in_a_fresh_process(tmp_path):
+    run = tmp_path / "zh"
+    result = cli("train", TOY, "--run-dir", run, "--quiet", "-o", "train.epochs=2", "-o", "train.threads=1",
+                 "-o", "data.train=samples/pos-zh-ud.txt", "-o", "data.lexicon=jieba")
+    assert result.code == 0, result.err
+    sentence = "我 喜欢 吃 苹果 和 香蕉 。"  # 香蕉 (banana): in jieba, not in the sample
+    here = predict(run, [sentence], PredictOptions()).text
+    fresh = run_cli("predict", run, sentence)
+    assert fresh.code == 0, fresh.err
+    assert fresh.out.strip() == here.strip()
