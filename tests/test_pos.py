@@ -213,7 +213,7 @@ def test_vectors_of_the_wrong_size_name_the_config_key(tmp_path):
     vectors = tmp_path / "vectors.vec"
     vectors.write_text("1 3\ndog 1 2 3\n")
     config = tmp_path / "pos.yaml"
-    config.write_text(TOY.read_text() + f"  threads: 1\n")
+    config.write_text(TOY.read_text() + "  threads: 1\n")
     result = cli("train", config, "--run-dir", tmp_path / "run", "-o", f"data.embeddings.pretrained={vectors}")
     assert_user_error(result, "model.word_dim")
 

@@ -22,17 +22,15 @@ from seqtrain.data.vectors import init_matrix, load_vectors, train_word2vec
 from seqtrain.models.layers import embedding
 from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, lexicon_layer, mask_of
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
-from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, fill_conllu, parse_conllu, read_tagged
+from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, read_tagged
 from seqtrain.tasks.pos.embeddings import CACHE_NAME, EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
+from seqtrain.tasks.pos.tagging import encoder_states, tag, tag_lines, tag_tokens
 from seqtrain.tasks.pos.lexicon import JIEBA, Lexicon, jieba_dict_path, jieba_lexicon, read_lexicon
-from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states, seeded_split
+from seqtrain.tasks.shared import RNNConfig, build_recurrent, seeded_split
 from seqtrain.tasks.tokenize.document import Sentence as RawSentence, read_split
 from seqtrain.tasks.tokenize.pipeline import tokenizer_from_state, tokenizer_state
 from seqtrain.tasks.tokenize.task import input_paragraphs, tokenized_prediction
-
-
-MAX_SENTENCE_WORDS = 512  # longer sentences are tagged in pieces: a 9,000-word line costs what 18 do
 
 
 @dataclass
@@ -205,14 +203,7 @@ class PosTask(Task):
                 tokenizer: dict | None = None) -> list[list[RawSentence]]:
         """Raw text -> the tokenizer's sentences, tokens and words, each word tagged."""
         tokenize = tokenizer_from_state(tokenizer or self.tokenizer, model_device(model), batch_size)
-        analyzed = tokenize(paragraphs)
-        sentences = [s for p in analyzed for s in p]
-        tags = iter(self.tag(model, [Sentence(s.words) for s in sentences], batch_size))
-        for sentence in sentences:
-            sentence_tags = iter(next(tags))
-            for token in sentence.tokens:
-                token.tags = [next(sentence_tags) for _ in token.words]
-        return analyzed
+        return tag_tokens(model, self.encoding, tokenize(paragraphs), batch_size)
 
     def gold_tag_column(self) -> int:
         return TAG_COLUMNS[self.cfg.data.tag_column]
@@ -231,65 +222,14 @@ class PosTask(Task):
                                 tokenizer=None if raw else {"name": "whitespace"})
         prediction = tokenized_prediction(analyzed, options.output_format)
         if options.states:
-            prediction.states = self.states(model, [Sentence(s.words) for p in analyzed for s in p])
+            prediction.states = encoder_states(model, self.encoding, [Sentence(s.words) for p in analyzed for s in p])
         return prediction
 
     def predict_lines(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
-        """Pretokenized text (one sentence a line, words between spaces) or CoNLL-U: one output
-        line, or CoNLL-U line, per input line."""
-        column = self.cfg.data.tag_column
-        if options.input_format == "conllu":
-            sentences = parse_conllu(inputs, "<input>", column, require_tags=False)
-        elif options.input_format in ("text", "pretokenized"):
-            sentences = [Sentence(line.split()) for line in inputs]
-        else:
-            raise UserError(f"--format: expected text or conllu, got {options.input_format!r}")
-        tagged = [s for s in sentences if s.words]
-        if not tagged:
-            raise UserError('no input: give a sentence, e.g. seqtrain predict CKPT "The dog ate the apple ."')
-        tags = iter(self.tag(model, tagged, options.batch_size))
-        tags = [next(tags) if s.words else [] for s in sentences]
-        records = [{"words": s.words, "tags": t} for s, t in zip(sentences, tags) if s.words]
-        if options.input_format == "conllu":
-            text = "\n".join(fill_conllu(list(inputs), sentences, tags, column))
-        else:
-            text = "\n".join(" ".join(f"{w}/{t}" for w, t in zip(s.words, ts)) for s, ts in zip(sentences, tags))
-        states = self.states(model, tagged) if options.states else {}
-        return Prediction(text=text, records=records, states=states)
-
-    def states(self, model, sentences: list[Sentence]) -> dict:
-        """Every-step encoder states of the sentences, in input order."""
-        batch = self.collate([self.encoding.encode(Sentence(s.words)) for s in sentences])
-        inputs = {k: v.to(model_device(model)) for k, v in batch.items() if k != "tags"}
-        return every_step_states(model.all_states, inputs, batch["lengths"])
-
-
-def tag(model, encoding: Encoding, sentences: list[Sentence], batch_size: int) -> list[list[str]]:
-    """Tags for each sentence, run in length-sorted batches (least padding). A sentence longer than
-    MAX_SENTENCE_WORDS is tagged in pieces of that many words (each piece as a sentence)."""
-    pieces = [Sentence(s.words[i:i + MAX_SENTENCE_WORDS]) for s in sentences
-              for i in range(0, max(len(s.words), 1), MAX_SENTENCE_WORDS)]
-    tagged = iter(tag_pieces(model, encoding, pieces, batch_size))
-    return [[t for _ in range(0, max(len(s.words), 1), MAX_SENTENCE_WORDS) for t in next(tagged)]
-            for s in sentences]
-
-
-def tag_pieces(model, encoding: Encoding, sentences: list[Sentence], batch_size: int) -> list[list[str]]:
-    device = model_device(model)
-    model.eval()
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].words))
-    out: list[list[str]] = [[] for _ in sentences]
-    names = encoding.tags.tokens
-    with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            batch = encoding.collate([encoding.encode(Sentence(sentences[i].words)) for i in chunk])
-            batch = {k: v.to(device) for k, v in batch.items() if k != "tags"}
-            scores = model(**batch)
-            predicted = model.decode(scores, mask_of(batch["lengths"], scores.shape[1])).tolist()
-            for i, ids in zip(chunk, predicted):
-                out[i] = [names[t] for t in ids[:len(sentences[i].words)]]
-    return out
+        """Pretokenized text or CoNLL-U: one output line (or CoNLL-U line) per input line."""
+        prediction, tagged = tag_lines(model, self.encoding, inputs, options, self.cfg.data.tag_column)
+        prediction.states = encoder_states(model, self.encoding, tagged) if options.states else {}
+        return prediction
 
 
 def read_sentences(cfg: PosConfig, paths: dict) -> tuple[list[Sentence], list[Sentence]]:
