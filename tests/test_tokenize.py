@@ -193,3 +193,22 @@ def test_one_epoch_ewt_tokenizer_splits_contractions_and_sentences(tmp_path):
     assert result.code == 0, result.err
     out = cli("predict", run, "I can't believe it's not butter. It is!")
     assert out.out.splitlines() == ["I ca n't believe it 's not butter .", "It is !"]
+
+
+def test_a_character_training_never_saw_still_reads_as_its_class():
+    from seqtrain.tasks.tokenize.features import CLASSES, build_vocabs, char_features
+
+    chars, bigrams = build_vocabs(["ab. cd"], 1, 1)
+    features = char_features("Я.", chars, bigrams, use_jieba=False)
+    assert features.shape == (2, 3)  # character, class, bigram
+    assert features[0, 0] == chars.unk_id and CLASSES[features[0, 1]] == "upper"
+    assert CLASSES[features[1, 1]] == "end_punct"
+
+
+def test_jiebas_cut_is_a_b_i_e_s_column():
+    pytest.importorskip("jieba")
+    from seqtrain.tasks.tokenize.features import JIEBA_BIES, build_vocabs, char_features
+
+    chars, _ = build_vocabs(["我爱北京"], 1, None)
+    features = char_features("我爱北京", chars, None, use_jieba=True)
+    assert [JIEBA_BIES[i] for i in features[:, 2].tolist()] == ["S", "S", "B", "E"]
