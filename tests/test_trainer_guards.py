@@ -168,6 +168,23 @@ def test_a_run_stopped_by_max_steps_and_resumed_follows_the_uninterrupted_cosine
     assert_tensors_equal(ckpt(tmp_path / "whole")["model"], ckpt(tmp_path / "split")["model"], "model")
 
 
+
+def test_the_closing_evaluation_of_a_stopped_run_steers_neither_early_stopping_nor_the_plateau_schedule(tmp_path):
+    # step 8 is not an evaluation step (every 3): the stopped run evaluates there once more, off schedule
+    cfg = lambda *extra: config(tmp_path, "sincos", RESUME + [  # noqa: E731
+        "train.schedule.name=plateau", "train.schedule.patience=0", "train.early_stopping=3", *extra])
+    train(cfg("train.epochs=3"), run_dir=tmp_path / "whole", quiet=True)
+    train(cfg("train.epochs=3", "train.max_steps=8"), run_dir=tmp_path / "split", quiet=True)
+    stopped = ckpt(tmp_path / "split")
+    assert stopped["progress"]["step"] == 8 and [r["step"] for r in records(tmp_path / "split")][-1] == 8
+    assert (stopped["progress"]["best_step"], stopped["progress"]["bad_evals"]) == (6, 0)
+    train(cfg("train.epochs=3"), resume=tmp_path / "split", quiet=True)
+    whole, split = ckpt(tmp_path / "whole"), ckpt(tmp_path / "split")
+    assert_same_state(whole["scheduler"], split["scheduler"], "scheduler")
+    for key in ("step", "best", "best_step", "bad_evals"):
+        assert whole["progress"][key] == split["progress"][key], key
+    assert_tensors_equal(whole["model"], split["model"], "model")
+
 # ---------------------------------------------------------------- 2. Ctrl-C
 
 CTRL_C_HELLO = """\

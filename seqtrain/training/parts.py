@@ -84,15 +84,19 @@ class BestTracker:
     def __init__(self, monitor: str, mode: str, patience: int):
         self.monitor, self.mode, self.patience = monitor, mode, patience
 
-    def update(self, p: Progress, metrics: dict) -> bool:
-        """Record an evaluation; True if it is the best so far."""
+    def beats(self, p: Progress, metrics: dict) -> bool:
+        """Whether `metrics` beat the best recorded evaluation (nothing is recorded)."""
         if self.monitor not in metrics:
             raise UserError(f"train.monitor: this task has no metric {self.monitor!r} "
                             f"(it has {', '.join(sorted(metrics))})")
         value = metrics[self.monitor]
-        improved = p.best is None or (value > p.best if self.mode == "max" else value < p.best)
+        return p.best is None or (value > p.best if self.mode == "max" else value < p.best)
+
+    def update(self, p: Progress, metrics: dict) -> bool:
+        """Record an evaluation; True if it is the best so far."""
+        improved = self.beats(p, metrics)
         if improved:
-            p.best, p.best_step, p.bad_evals = value, p.step, 0
+            p.best, p.best_step, p.bad_evals = metrics[self.monitor], p.step, 0
         else:
             p.bad_evals += 1
         return improved

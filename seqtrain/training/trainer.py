@@ -173,7 +173,7 @@ class Trainer:
                 else:
                     self.end_epoch()
             if p.last_metrics.get("step") != p.step:
-                self.evaluate_and_save()
+                self.evaluate_and_save(scheduled=False)
         self.display.stop()
         return self.finish()
 
@@ -235,7 +235,11 @@ class Trainer:
             self.save("last.pt")
             raise distributed.quiet_unless_main(self.signal.interrupted(p, self.run_dir), self.world)
 
-    def evaluate_and_save(self) -> None:
+    def evaluate_and_save(self, scheduled: bool = True) -> None:
+        """Evaluate on dev, log, save last.pt (and best.pt if it is the best). The closing evaluation
+        of a run stopped between scheduled ones (scheduled=False) may write best.pt, but it records
+        nothing that steers training (best value, early stopping, plateau schedule): a resumed run
+        goes on exactly as the run that never stopped."""
         self.sync()
         p = self.state.progress
         metrics = evaluate(self.task, self.state.model, self.splits.dev or self.splits.train,
@@ -243,8 +247,9 @@ class Trainer:
         train_loss, self.mean_loss = self.mean_loss, None
         self.loss_sum, self.loss_steps = 0.0, 0
         with distributed.all_or_none(self.world):  # a bad train.monitor: every process finds it
-            improved = self.best.update(p, metrics)
-        self.state.lr.after_evaluation(metrics[self.best.monitor])
+            improved = self.best.update(p, metrics) if scheduled else self.best.beats(p, metrics)
+        if scheduled:
+            self.state.lr.after_evaluation(metrics[self.best.monitor])
         elapsed = time.perf_counter() - self.started
         p.last_metrics = {"step": p.step, "elapsed": elapsed, **metrics}
         with distributed.all_or_none(self.world):  # a full disk on the main process stops them all
