@@ -184,7 +184,7 @@ def test_chunk_targets_never_ask_for_the_begin_symbol():
 
 @pytest.mark.skipif(not os.environ.get("SEQTRAIN_DATA"), reason="set SEQTRAIN_DATA to the corpora root")
 def test_full_corpus_selection_and_baselines():
-    cfg = load_config(REPO / "configs" / "tang.yaml")
+    cfg = load_config(REPO / "configs" / "tang.yaml", ["model.word2vec_epochs=0"])  # selection, not vectors
     task, splits = TangTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), None)
     assert task.filter_counts["read"] > 50_000 and task.filter_counts["max_chars"] > 30_000
     assert len(splits.dev) == round(task.filter_counts["max_chars"] * cfg.data.valid_fraction)
