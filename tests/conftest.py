@@ -54,6 +54,18 @@ def run_cli(*args: str, env: dict | None = None, cwd: str | Path | None = None, 
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def predicted_here_and_in_a_fresh_process(run: Path, sentences: list[str]) -> list[str]:
+    """The lines `predict` writes for `sentences` in this process, asserting a fresh
+    `seqtrain predict` process (the checkpoint alone) writes the same."""
+    from seqtrain.inference import predict
+    from seqtrain.tasks.base import PredictOptions
+
+    here = predict(run, list(sentences), PredictOptions()).text
+    fresh = run_cli("predict", run, *sentences)
+    assert fresh.code == 0, fresh.err
+    assert fresh.out.strip() == here.strip()
+    return here.splitlines()
+
 def assert_user_error(result: CliResult, *fragments: str) -> str:
     """The bad-input contract: exit status 2, one line on stderr starting 'error:', no traceback."""
     assert "Traceback" not in result.err, result.err

@@ -17,7 +17,7 @@ from seqtrain.tasks.pos.conll import Sentence
 from seqtrain.tasks.pos.lexicon import jieba_lexicon, read_lexicon
 from seqtrain.tasks.pos.task import PosTask
 
-from conftest import REPO, assert_user_error, cli, run_cli
+from conftest import REPO, assert_user_error, cli, predicted_here_and_in_a_fresh_process, run_cli
 
 TOY = REPO / "configs" / "pos-toy.yaml"
 SAMPLE = REPO / "data" / "samples" / "pos-en-ud.txt"
@@ -102,11 +102,8 @@ def test_without_a_lexicon_the_batch_and_model_are_as_before():
 
 def test_a_tagger_trained_with_a_lexicon_tags_the_same_in_a_fresh_process(lexicon_run):
     sentences = ["The dog ate the apple .", "Zebras swiftly galloped .", "The zebras run ."]
-    here = predict(lexicon_run, list(sentences), PredictOptions()).text
-    fresh = run_cli("predict", lexicon_run, *sentences)
-    assert fresh.code == 0, fresh.err
-    assert fresh.out.strip() == here.strip()
-    assert [len(line.split()) for line in here.splitlines()] == [6, 4, 4]
+    lines = predicted_here_and_in_a_fresh_process(lexicon_run, sentences)
+    assert [len(line.split()) for line in lines] == [6, 4, 4]
 
 
 def test_the_checkpoint_holds_a_user_lexicon_as_plain_data(lexicon_run, toy_lexicon):

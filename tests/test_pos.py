@@ -10,11 +10,9 @@ import torch
 
 from seqtrain.tasks import load_config
 from seqtrain.core.paths import resolve_paths, data_root
-from seqtrain.inference import predict
-from seqtrain.tasks.base import PredictOptions
 from seqtrain.tasks.pos.task import PosTask
 
-from conftest import REPO, assert_user_error, cli, run_cli
+from conftest import REPO, assert_user_error, cli, predicted_here_and_in_a_fresh_process, run_cli
 
 TOY = REPO / "configs" / "pos-toy.yaml"
 SAMPLE = REPO / "data" / "samples" / "pos-en-ud.txt"
@@ -94,11 +92,7 @@ def len_of(example) -> int:
 
 def test_train_save_load_in_a_fresh_process_predicts_the_same_tags(toy_run):
     sentences = ["The dog ate the apple .", "Mary read a book in the garden .", "Zebras quickly jumped ."]
-    here = predict(toy_run, list(sentences), PredictOptions()).text
-    fresh = run_cli("predict", toy_run, *sentences)
-    assert fresh.code == 0, fresh.err
-    assert fresh.out.strip() == here.strip()
-    lines = here.splitlines()
+    lines = predicted_here_and_in_a_fresh_process(toy_run, sentences)
     assert [len(line.split()) for line in lines] == [6, 8, 4]
     assert lines[0].startswith("The/DET dog/NOUN")
 
