@@ -312,6 +312,8 @@ def generate(model, vocab, request: PoemRequest, *, bos: str, eos: str, specials
             form.advance(char)
     device = model_device(model)
     generators = [torch.Generator().manual_seed(request.seed + i) for i in range(request.num)]
+    head_chars = torch.zeros(len(vocab), dtype=torch.bool)
+    head_chars[vocab.encode(heads)] = True
     seen = torch.zeros(request.num, len(vocab), dtype=torch.bool)
     seen[:, vocab.encode(start)] = True
     seen &= masks.hanzi
@@ -325,6 +327,9 @@ def generate(model, vocab, request: PoemRequest, *, bos: str, eos: str, specials
             at_rhyme = torch.tensor(["rhyme:" in a for a in allowed])
             if at_rhyme.any():
                 mask &= ~(used & at_rhyme[:, None])
+            if heads:  # a head stands at the head of its line only, where it is the one choice left
+                elsewhere = mask & ~head_chars
+                mask = torch.where(elsewhere.any(-1, keepdim=True), elsewhere, mask)
             next_ids = choose(logits[:, -1].float().cpu(), mask, seen, request, generators)
             for row, (form, token_id) in enumerate(zip(forms, next_ids)):
                 if not form.done:
