@@ -205,6 +205,19 @@ def tiny_run(tmp_path_factory):
     return run
 
 
+def test_word2vec_vectors_are_kept_in_the_run_and_not_trained_again_on_resume(tmp_path):
+    run = tmp_path / "w2v"
+    first = cli("train", TINY, "--run-dir", run, "--quiet", "-o", "train.epochs=1", "-o", "train.threads=1",
+                "-o", "model.word2vec_epochs=1")
+    assert first.code == 0, first.err
+    assert "pretraining char embeddings" in first.err
+    assert (run / "word2vec.vec").read_text(encoding="utf-8").split("\n", 1)[0].split()[1] == "32"
+    resumed = cli("train", TINY, "--resume", run, "--quiet", "-o", "train.epochs=2", "-o", "train.threads=1",
+                  "-o", "model.word2vec_epochs=1")
+    assert resumed.code == 0, resumed.err
+    assert "pretraining char embeddings" not in resumed.err
+
+
 def test_trained_model_writes_poems_in_a_fresh_process(tiny_run, tmp_path):
     args = ["generate-poem", tiny_run, "--form", "7", "--lines", "4", "--acrostic", "春山明月", "-n", "5", "--json"]
     done = run_cli(*args)

@@ -118,7 +118,7 @@ class TangTask(Task):
     def for_training(cls, cfg: TangConfig, paths: dict, workdir) -> tuple["TangTask", Splits]:
         train, valid, counts = cls.corpus(cfg, paths)
         vocab = Vocab.build(Counter(c for p in train for c in p.text), specials=SPECIALS, min_freq=cfg.data.min_freq)
-        task = cls(cfg, vocab, counts, pretrained=char_vectors(cfg, train, vocab))
+        task = cls(cfg, vocab, counts, pretrained=char_vectors(cfg, train, vocab, workdir))
         return task, task.encode_splits(train, valid)
 
     @classmethod
@@ -277,13 +277,17 @@ def chunks(sequences: list[list[int]], streams: int, size: int) -> list[Chunk]:
     return [Chunk(grid[j, k:k + size + 1], k == 0) for k in range(0, per_stream - 1, size) for j in range(streams)]
 
 
-def char_vectors(cfg: TangConfig, train: list[P.Poem], vocab: Vocab) -> torch.Tensor | None:
-    """Embedding rows pretrained with word2vec on the training poems (model.word2vec_epochs), or None."""
+def char_vectors(cfg: TangConfig, train: list[P.Poem], vocab: Vocab, workdir: Path | None) -> torch.Tensor | None:
+    """Embedding rows pretrained with word2vec on the training poems (model.word2vec_epochs), or None.
+    The vectors are kept in the run directory, so that --resume does not train them again."""
     m = cfg.model
     if not m.word2vec_epochs:
         return None
-    print(f"pretraining char embeddings with Word2Vec ({m.word2vec_epochs} epochs)...", file=sys.stderr)
-    vectors = train_word2vec([list(p.text) for p in train], m.embedding_dim, epochs=m.word2vec_epochs, seed=cfg.seed)
+    cache = workdir / "word2vec.vec" if workdir is not None else None
+    if cache is None or not cache.is_file():
+        print(f"pretraining char embeddings with Word2Vec ({m.word2vec_epochs} epochs)...", file=sys.stderr)
+    vectors = train_word2vec([list(p.text) for p in train], m.embedding_dim, epochs=m.word2vec_epochs,
+                             seed=cfg.seed, cache=cache)
     matrix, _ = init_matrix(vocab.tokens, vectors, m.embedding_dim, skip=vocab.index(PAD) + 1)
     return matrix
 
