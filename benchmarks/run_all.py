@@ -30,6 +30,7 @@ BENCHES = {
     "sincos": ["bench_sincos.py"],
     "pos": ["bench_pos.py", "--classic-seconds", "5"],
     "tang": ["bench_tang.py"],
+    "tokenize": ["bench_tokenize.py", "--mb", "0.2"],  # its raw-text predict columns: bench_tokenize.py alone
 }
 
 

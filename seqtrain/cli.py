@@ -183,7 +183,7 @@ def generate_poem(
     temperature: float = typer.Option(0.8, "--temperature", help="below 1: safer choices; 0: always the likeliest"),
     top_k: int = typer.Option(0, "--top-k", help="sample among the k likeliest characters (0: all)"),
     top_p: float = typer.Option(1.0, "--top-p", help="sample among the likeliest characters whose probabilities sum to p"),
-    repetition_penalty: float = typer.Option(1.2, "--repetition-penalty",
+    repetition_penalty: float = typer.Option(1.3, "--repetition-penalty",
                                               help="above 1 discourages repeating characters (1: off)"),
     seed: int = typer.Option(0, "--seed", help="same seed and options, same poems (poem i uses seed + i)"),
     num: int = typer.Option(1, "--num", "-n", help="how many poems"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import tempfile
 import typing
 from pathlib import Path
@@ -25,7 +26,15 @@ from seqtrain.tasks import TASKS
 from seqtrain.core.textfile import decode
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+# hypothesis runs a test many times within one function-scoped fixture, so files go to one module-wide
+# scratch directory instead, removed when the module is done
 SCRATCH = Path(tempfile.mkdtemp(prefix="seqtrain-properties-"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_scratch_directory():
+    yield
+    shutil.rmtree(SCRATCH, ignore_errors=True)
 
 
 def scratch_file(name: str, data: bytes | str) -> Path:
