@@ -174,7 +174,8 @@ def info(
 def generate_poem(
     checkpoint: Path = typer.Argument(..., help="a poetry checkpoint, e.g. trained with configs/tang.yaml (or its run directory)"),
     start: str = typer.Option("", "--start", help="the poem begins with this, e.g. 床前明月光 (a partial line is fine)"),
-    acrostic: Optional[str] = typer.Option(None, "--acrostic", help="the lines begin with these characters in order, e.g. 春夏秋冬 (藏头诗)"),
+    acrostic: Optional[str] = typer.Option(None, "--acrostic", help="the lines begin with these characters in order, e.g. 春夏秋冬 (藏头诗); "
+                                            "they stand nowhere else in the poem"),
     form: Optional[int] = typer.Option(None, "--form", help="5 or 7 characters per line (default: the first line decides)"),
     lines: Optional[int] = typer.Option(None, "--lines", help="4 or 8 lines (default: the acrostic's length, else the model decides); "
                                                   "with no --form, --lines, --acrostic or --regular the model writes freely"),
