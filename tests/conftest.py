@@ -66,6 +66,7 @@ def predicted_here_and_in_a_fresh_process(run: Path, sentences: list[str]) -> li
     assert fresh.out.strip() == here.strip()
     return here.splitlines()
 
+
 def assert_user_error(result: CliResult, *fragments: str) -> str:
     """The bad-input contract: exit status 2, one line on stderr starting 'error:', no traceback."""
     assert "Traceback" not in result.err, result.err

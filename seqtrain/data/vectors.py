@@ -29,6 +29,12 @@ def load_vectors(path: Path, fmt: str = "auto"):
                         f"set data.embeddings.format if the format was guessed wrong") from None
 
 
+def run_cache(workdir: Path | None) -> Path | None:
+    """Where a run keeps the vectors word2vec trained for it (None: no run directory), so that
+    --resume reads them instead of training them again."""
+    return workdir / "word2vec.vec" if workdir is not None else None
+
+
 def stable_hash(text: str) -> int:
     """gensim seeds each word's initial vector from hash(); Python's str hash differs per process."""
     return zlib.crc32(text.encode("utf-8"))

@@ -10,8 +10,6 @@ from typing import Iterable, Literal
 from seqtrain.core.fields import opt
 from seqtrain.core.errors import UserError
 
-CACHE_NAME = "word2vec.vec"
-
 
 @dataclass
 class EmbeddingsConfig:

@@ -18,12 +18,12 @@ from seqtrain.core.config import Config
 from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
-from seqtrain.data.vectors import init_matrix, load_vectors, train_word2vec
+from seqtrain.data.vectors import init_matrix, load_vectors, run_cache, train_word2vec
 from seqtrain.models.layers import embedding
 from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, lexicon_layer, mask_of
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
 from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, read_tagged
-from seqtrain.tasks.pos.embeddings import CACHE_NAME, EmbeddingsConfig, Sentences
+from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
 from seqtrain.tasks.pos.tagging import encoder_states, tag, tag_lines, tag_tokens
 from seqtrain.tasks.pos.lexicon import JIEBA, Lexicon, jieba_dict_path, jieba_lexicon, read_lexicon
@@ -261,7 +261,7 @@ def word_vectors(cfg: PosConfig, encoding: Encoding, train: list[Sentence], path
         text = Sentences([s.words for s in train], paths.get("embeddings.corpus"), cfg.data.lowercase)
         vectors = train_word2vec(text, dim, epochs=e.epochs, seed=cfg.seed, window=e.window,
                                  min_count=e.min_count, skipgram=e.skipgram, workers=max(1, cfg.train.threads),
-                                 cache=workdir / CACHE_NAME if workdir is not None else None)
+                                 cache=run_cache(workdir))
     else:
         return None
     matrix, _ = init_matrix(encoding.words.to_list(), vectors, dim)

@@ -25,7 +25,7 @@ from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import PAD, UNK, Vocab
-from seqtrain.data.vectors import init_matrix, train_word2vec
+from seqtrain.data.vectors import init_matrix, run_cache, train_word2vec
 from seqtrain.models.layers import embedding
 from seqtrain.models.poem_lm import PoemLM
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
@@ -278,12 +278,11 @@ def chunks(sequences: list[list[int]], streams: int, size: int) -> list[Chunk]:
 
 
 def char_vectors(cfg: TangConfig, train: list[P.Poem], vocab: Vocab, workdir: Path | None) -> torch.Tensor | None:
-    """Embedding rows pretrained with word2vec on the training poems (model.word2vec_epochs), or None.
-    The vectors are kept in the run directory, so that --resume does not train them again."""
+    """Embedding rows pretrained with word2vec on the training poems (model.word2vec_epochs), or None."""
     m = cfg.model
     if not m.word2vec_epochs:
         return None
-    cache = workdir / "word2vec.vec" if workdir is not None else None
+    cache = run_cache(workdir)
     if cache is None or not cache.is_file():
         print(f"pretraining char embeddings with Word2Vec ({m.word2vec_epochs} epochs)...", file=sys.stderr)
     vectors = train_word2vec([list(p.text) for p in train], m.embedding_dim, epochs=m.word2vec_epochs,
