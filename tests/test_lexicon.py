@@ -2,7 +2,6 @@
 reaching the model, checkpoints that tag new words the same in a fresh process, and jieba's dictionary."""
 
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from seqtrain.inference import load_model, predict
 from seqtrain.tasks import load_config
 from seqtrain.tasks.base import PredictOptions
 from seqtrain.tasks.pos.conll import Sentence
-from seqtrain.tasks.pos.lexicon import jieba_lexicon, read_lexicon
+from seqtrain.tasks.pos.lexicon import Lexicon, cluster_tags, jieba_lexicon, read_lexicon, spacy_en_lexicon
 from seqtrain.tasks.pos.task import PosTask
 
 from conftest import REPO, assert_user_error, cli, predicted_here_and_in_a_fresh_process, run_cli
@@ -23,6 +22,7 @@ TOY = REPO / "configs" / "pos-toy.yaml"
 SAMPLE = REPO / "data" / "samples" / "pos-en-ud.txt"
 QUICK = ["-o", "train.epochs=8", "-o", "train.threads=1"]
 HAS_JIEBA = importlib.util.find_spec("jieba") is not None
+HAS_SPACY_LOOKUPS = importlib.util.find_spec("spacy_lookups_data") is not None
 
 # words the toy sample never shows, each with tags of its own
 NEW_WORDS = "zebras\tNOUN\nswiftly\tADV\ngalloped\tVERB\nrun\tNOUN VERB\n"
@@ -108,7 +108,7 @@ def test_a_tagger_trained_with_a_lexicon_tags_the_same_in_a_fresh_process(lexico
 
 def test_the_checkpoint_holds_a_user_lexicon_as_plain_data(lexicon_run, toy_lexicon):
     state = load_checkpoint(lexicon_run / "checkpoints" / "best.pt")["task_state"]  # weights_only
-    assert json.loads(json.dumps(state)) == state
+    assert set(state["lexicon"]) == {"source", "version", "tags", "words", "counts", "ids"}
     toy_lexicon.rename(toy_lexicon.with_suffix(".moved"))  # predict must not need the file
     try:
         task, _, _ = load_model(lexicon_run / "checkpoints" / "best.pt")
@@ -117,6 +117,20 @@ def test_the_checkpoint_holds_a_user_lexicon_as_plain_data(lexicon_run, toy_lexi
     lexicon = task.encoding.lexicon
     assert "zebras" not in task.encoding.words  # never in training, yet its lexicon tags are kept
     assert [lexicon.tags[i] for i in lexicon.tag_ids("zebras")] == ["NOUN"]
+
+
+def test_a_lexicons_compact_state_gives_back_every_entry(tmp_path):
+    path = tmp_path / "words.lex"
+    path.write_text("run\tVERB NOUN\nfast\tADV\nDog\tNOUN\n", encoding="utf-8")
+    lexicon = read_lexicon(path)
+    again = type(lexicon).from_state(lexicon.state_dict())
+    assert again.tags == lexicon.tags and again.entries == lexicon.entries
+
+
+def test_a_lexicon_state_of_earlier_versions_still_loads():
+    state = {"source": "file", "tags": ["NOUN", "VERB"], "entries": {"run": [0, 1], "dog": [0]}}
+    lexicon = Lexicon.from_state(state)
+    assert lexicon.entries == {"run": [0, 1], "dog": [0]} and lexicon.width == 3
 
 
 # ---------------------------------------------------------------- jieba
@@ -150,3 +164,31 @@ def test_a_tagger_trained_with_jieba_tags_the_same_in_a_fresh_process(tmp_path):
     fresh = run_cli("predict", run, sentence)
     assert fresh.code == 0, fresh.err
     assert fresh.out.strip() == here.strip()
+
+
+# ---------------------------------------------------------------- spaCy's English tables
+
+def test_clusters_that_part_at_the_ninth_step_share_only_the_shorter_path_prefixes():
+    common = 0b10101010 | (1 << 11)  # spaCy keeps a path's first step in the lowest bit
+    a, b = set(cluster_tags(common)), set(cluster_tags(common | (1 << 8)))
+    assert {t for t in a & b} == {t for t in a if t.split(":")[0] in ("c4", "c6", "c8")}
+    assert f"c:{common}" in a and f"c:{common | (1 << 8)}" in b
+
+
+def test_without_spacy_lookups_data_the_english_lexicon_is_one_line_saying_how_to_install_it(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "spacy_lookups_data" else real(name, *a))
+    result = cli("train", TOY, "--run-dir", tmp_path / "run", *QUICK, "-o", "data.lexicon=spacy-lookups-en")
+    assert_user_error(result, "data.lexicon", "pip install spacy-lookups-data")
+
+
+@pytest.mark.skipif(not HAS_SPACY_LOOKUPS, reason="spacy-lookups-data is not installed")
+def test_the_spacy_english_lexicon_gives_brown_cluster_paths_and_wordnet_classes():
+    lexicon = spacy_en_lexicon()
+    tags = lambda word: {lexicon.tags[i] for i in lexicon.tag_ids(word)}
+    clusters = lambda word: {t for t in tags(word) if not t.startswith("wn:")}
+    assert "wn:adv" in tags("quickly") and "wn:noun" in tags("apple") and "wn:verb" in tags("eaten")
+    assert clusters("quickly") == clusters("slowly")  # one cluster
+    assert clusters("quickly") & clusters("eaten") and clusters("quickly") != clusters("eaten")
+    assert tags("xqzvjk") == set()

@@ -36,7 +36,9 @@ class Encoding:
         self.unseen_tags: Counter = Counter()
         self.form_ids: dict[str, int] = {}
         self.form_chars: list[torch.Tensor] = []
-        self.form_lexicon: list[torch.Tensor] = []  # each form's lexicon row (with a lexicon)
+        # each form's set lexicon bits (with a lexicon): rows are built per batch, since a wide lexicon
+        # (word clusters: thousands of columns) would cost width floats for every form ever seen
+        self.form_lexicon: list[list[int]] = []
         self.form_id(PAD)  # form 0: what pads point at (one pad character, never read)
 
     @classmethod
@@ -76,7 +78,7 @@ class Encoding:
             chars = [self.chars.ids.get(c, self.chars.unk_id) for c in spelled] if word != PAD else [0]
             self.form_chars.append(torch.tensor(chars))
             if self.lexicon is not None:
-                self.form_lexicon.append(self.lexicon.row(word))
+                self.form_lexicon.append(self.lexicon.bits(word))
         return found
 
     def tag_id(self, tag: str) -> int:
@@ -108,7 +110,7 @@ class Encoding:
                  "lengths": torch.tensor([len(e[0]) for e in examples]),
                  "tags": pad_sequence([e[2] for e in examples], batch_first=True)}
         if self.lexicon is not None:  # rows of the distinct forms, like chars: char_index places them
-            batch["lexicon"] = torch.stack([self.form_lexicon[i] for i in distinct])
+            batch["lexicon"] = self.lexicon.rows([self.form_lexicon[i] for i in distinct])
         return batch
 
 

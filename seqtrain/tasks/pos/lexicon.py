@@ -1,17 +1,21 @@
 """A word -> possible-tags lexicon, the tagger's help with words its training data never showed.
 
-`data.lexicon` is a user file of `word<TAB>tag1 tag2 ...` lines, or `jieba`: jieba's own dictionary
-(simplified Chinese; one tag per word, in jieba's ICTCLAS-style tag set). A word's feature is a
-multi-hot row over the lexicon's tags plus one "not in the lexicon" bit.
+`data.lexicon` is a user file of `word<TAB>tag1 tag2 ...` lines; `jieba`: jieba's own dictionary
+(simplified Chinese; one tag per word, in jieba's ICTCLAS-style tag set); or `spacy-lookups-en`: the
+English word classes of spaCy's lookup tables (Brown clusters and WordNet parts of speech). A word's
+feature is a multi-hot row over the lexicon's tags plus one "not in the lexicon" bit.
 
-Checkpoints hold a user file's entries (predict must know the tags of words training never saw), but
-for jieba only its version and tag list: the 349,000-word dictionary is read again from jieba.
+Checkpoints hold the entries of a user file and of spaCy's tables (predict must know the tags of words
+training never saw), but for jieba only its version and tag list: the 349,000-word dictionary is read
+again from jieba.
 """
 
 from __future__ import annotations
 
+import gzip
 import importlib.metadata
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -22,6 +26,7 @@ from seqtrain.core.errors import UserError, where
 from seqtrain.core.textfile import read_text
 
 JIEBA = "jieba"
+SPACY_EN = "spacy-lookups-en"
 FILE = "file"
 
 
@@ -53,22 +58,42 @@ class Lexicon:
         found = self.entries.get(word)
         return found if found is not None else self.entries.get(word.lower(), [])
 
+    def bits(self, word: str) -> list[int]:
+        """The set bits of a word form's multi-hot row: its tag ids, or the "not in the lexicon" bit."""
+        return self.tag_ids(word) or [self.width - 1]
+
+    def rows(self, bits: list[list[int]]) -> torch.Tensor:
+        """Multi-hot rows [len(bits), width] from each form's set bits."""
+        rows = torch.zeros(len(bits), self.width)
+        index = [i for i, b in enumerate(bits) for _ in b]
+        rows[index, [bit for b in bits for bit in b]] = 1.0
+        return rows
+
     def row(self, word: str) -> torch.Tensor:
         """The multi-hot feature row of one word form."""
-        row = torch.zeros(self.width)
-        row[self.tag_ids(word) or [self.width - 1]] = 1.0
-        return row
+        return self.rows([self.bits(word)])[0]
 
     def state_dict(self) -> dict:
         if self.source == JIEBA:
             return {"source": JIEBA, "version": self.version, "tags": list(self.tags)}
-        return {"source": FILE, "tags": list(self.tags), "entries": {w: list(ids) for w, ids in self.entries.items()}}
+        # one string and two tensors: a 190,000-word lexicon loads in milliseconds, where a dict of
+        # lists takes seconds through torch.load(weights_only=True)
+        words = list(self.entries)
+        return {"source": self.source, "version": self.version, "tags": list(self.tags), "words": "\n".join(words),
+                "counts": torch.tensor([len(self.entries[w]) for w in words], dtype=torch.int32),
+                "ids": torch.tensor([i for w in words for i in self.entries[w]], dtype=torch.int32)}
 
     @classmethod
     def from_state(cls, state: dict) -> "Lexicon":
         if state["source"] == JIEBA:
             return jieba_lexicon(tags=list(state["tags"]), trained_with=str(state["version"]))
-        return cls(list(state["tags"]), {str(w): [int(i) for i in ids] for w, ids in state["entries"].items()}, FILE)
+        if "entries" in state:  # checkpoints written before the compact form
+            return cls(list(state["tags"]), {str(w): [int(i) for i in ids] for w, ids in state["entries"].items()}, FILE)
+        words = state["words"].split("\n") if state["words"] else []
+        ids = state["ids"].tolist()
+        ends = torch.cumsum(state["counts"], 0).tolist()
+        entries = {w: ids[end - n:end] for w, end, n in zip(words, ends, state["counts"].tolist())}
+        return cls(list(state["tags"]), entries, str(state["source"]), str(state.get("version", "")))
 
 
 def read_lexicon(path: Path) -> Lexicon:
@@ -113,3 +138,44 @@ def jieba_lexicon(tags: list[str] | None = None, trained_with: str | None = None
     pairs = [(parts[0], parts[2]) for line in read_text(jieba_dict_path(), what="jieba dictionary").splitlines()
              if len(parts := line.split()) >= 3]
     return Lexicon.from_pairs(pairs, JIEBA, version, tags)
+
+
+def spacy_lookups_dir() -> Path:
+    """The tables' folder of spacy-lookups-data (a data-only package; spaCy itself is not needed)."""
+    spec = importlib.util.find_spec("spacy_lookups_data")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"data.lexicon: {SPACY_EN} needs spaCy's lookup tables (pip install spacy-lookups-data)")
+    return Path(list(spec.submodule_search_locations)[0]) / "data"
+
+
+def spacy_lookups_table(name: str) -> dict:
+    """One gzipped JSON table of spacy-lookups-data."""
+    path = spacy_lookups_dir() / f"{name}.json.gz"
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read spaCy's lookup table ({e})") from None
+
+
+def cluster_tags(cluster: int) -> list[str]:
+    """A Brown cluster as features: its path in the binary merge tree, which spaCy stores with the
+    first step in the lowest bit, and the path's prefixes, so that words of nearby clusters share some."""
+    return [f"c{k}:{cluster & ((1 << k) - 1)}" for k in (4, 6, 8, 10, 12) if cluster.bit_length() > k - 2] \
+        + [f"c:{cluster}"]
+
+
+def spacy_en_lexicon() -> Lexicon:
+    """English word classes from spacy-lookups-data: the Brown clusters of 190,000 word forms (case
+    kept), and WordNet's parts of speech (noun, verb, adj, adv) of 91,000 lemmas and 6,000 irregular
+    forms. Read once at training; the checkpoint keeps the entries."""
+    pairs = [(word, tag) for word, cluster in spacy_lookups_table("en_lexeme_cluster").items()
+             if cluster and word and not any(c.isspace() for c in word) for tag in cluster_tags(cluster)]
+    for table in ("en_lemma_index", "en_lemma_exc"):
+        pairs += [(word, f"wn:{pos}") for pos, words in spacy_lookups_table(table).items() for word in words
+                  if word and not any(c.isspace() for c in word)]
+    try:
+        version = importlib.metadata.version("spacy-lookups-data")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return Lexicon.from_pairs(pairs, SPACY_EN, version)
