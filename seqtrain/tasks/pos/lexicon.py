@@ -121,9 +121,9 @@ def jieba_dict_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "dict.txt"
 
 
-def jieba_version() -> str:
+def installed_version(distribution: str) -> str:
     try:
-        return importlib.metadata.version(JIEBA)
+        return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
 
@@ -131,7 +131,7 @@ def jieba_version() -> str:
 def jieba_lexicon(tags: list[str] | None = None, trained_with: str | None = None) -> Lexicon:
     """jieba's dictionary: `word frequency tag` lines (a line without a tag adds nothing). `tags`
     and `trained_with` come from a checkpoint: its tag ids, and the jieba version it was trained with."""
-    version = jieba_version()
+    version = installed_version(JIEBA)
     if trained_with is not None and trained_with != version:
         print(f"note: this model was trained with jieba {trained_with}'s dictionary, jieba {version} is "
               f"installed; the lexicon tags of some words may differ", file=sys.stderr)
@@ -174,8 +174,4 @@ def spacy_en_lexicon() -> Lexicon:
     for table in ("en_lemma_index", "en_lemma_exc"):
         pairs += [(word, f"wn:{pos}") for pos, words in spacy_lookups_table(table).items() for word in words
                   if word and not any(c.isspace() for c in word)]
-    try:
-        version = importlib.metadata.version("spacy-lookups-data")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
-    return Lexicon.from_pairs(pairs, SPACY_EN, version)
+    return Lexicon.from_pairs(pairs, SPACY_EN, installed_version("spacy-lookups-data"))
