@@ -205,6 +205,17 @@ def test_a_character_training_never_saw_still_reads_as_its_class():
     assert CLASSES[features[1, 1]] == "end_punct"
 
 
+def test_jiebas_dictionary_marks_the_longest_words_starting_and_ending_at_each_character():
+    pytest.importorskip("jieba")
+    from seqtrain.tasks.tokenize.features import DICT_LENGTHS, jieba_dictionary_words
+
+    # (longest word starting here, longest ending here) as buckets: 0 none, 1 two characters, 2 three
+    pairs = [divmod(i - 1, DICT_LENGTHS) for i in jieba_dictionary_words("我爱北京天安门")]
+    assert pairs[2] == (1, 0) and pairs[3] == (0, 1)    # 北京
+    assert pairs[4][0] == 2 and pairs[6][1] == 2        # 天安门
+    assert pairs[0] == (0, 0)                           # 我 begins and ends no longer word
+
+
 def test_jiebas_cut_is_a_b_i_e_s_column():
     pytest.importorskip("jieba")
     from seqtrain.tasks.tokenize.features import JIEBA_BIES, build_vocabs, char_features

@@ -1,6 +1,7 @@
 """What the tokenizer reads at each character: the character itself, its class (so that a script
 or symbol training never saw still reads as letter, digit or punctuation), and optionally the
-character bigram starting there and the word boundaries of jieba's own cut (Chinese)."""
+character bigram starting there, the word boundaries of jieba's own cut (Chinese), and the longest
+words of jieba's dictionary that start and end there (every candidate word, not only the cut's)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ CLASSES = ["<pad>", "space", "newline", "upper", "lower", "letter", "digit", "op
 CLASS_IDS = {c: i for i, c in enumerate(CLASSES)}
 END_PUNCT = set(".!?。！？…")
 JIEBA_BIES = ["<pad>", "B", "I", "E", "S"]  # begins, inside, ends, or is a one-character word
+# the longest dictionary word starting at a character and the longest ending there: no word of two or
+# more characters, 2, 3, 4, or 5 and more characters; one id per pair, after the pad id
+DICT_LENGTHS = 5
+DICT_IDS = 1 + DICT_LENGTHS * DICT_LENGTHS
+LONGEST_LOOKUP = 6
 
 
 @lru_cache(maxsize=65536)
@@ -49,11 +55,16 @@ def build_vocabs(texts: list[str], min_char_freq: int, bigram_min_freq: int | No
     return chars, Vocab.build(Counter(b for t in texts for b in bigrams(t)), min_freq=bigram_min_freq)
 
 
-def jieba_bies(text: str) -> list[int]:
-    """jieba's segmentation of the text as one B/I/E/S id per character (an input feature only)."""
+def loaded_jieba():
     import jieba
 
     jieba.setLogLevel(60)  # its dictionary-loading chatter goes to stderr otherwise
+    return jieba
+
+
+def jieba_bies(text: str) -> list[int]:
+    """jieba's segmentation of the text as one B/I/E/S id per character (an input feature only)."""
+    jieba = loaded_jieba()
     out: list[int] = []
     for word in jieba.cut(text, HMM=True):
         if len(word) == 1:
@@ -63,11 +74,31 @@ def jieba_bies(text: str) -> list[int]:
     return (out + [4] * len(text))[:len(text)]  # (jieba keeps every character; this is only a guard)
 
 
-def char_features(text: str, chars: Vocab, bigram_vocab: Vocab | None, use_jieba: bool) -> torch.Tensor:
-    """[len(text), features] ids: character, class, then bigram and jieba's cut when configured."""
+def jieba_dictionary_words(text: str) -> list[int]:
+    """Per character, one id for the lengths of the longest word of jieba's dictionary (up to
+    LONGEST_LOOKUP characters are looked up) that starts there and of the longest that ends there."""
+    words = loaded_jieba().dt
+    words.check_initialized()
+    known = words.FREQ  # also holds every word's prefixes, with frequency 0
+    starts, ends = [0] * len(text), [0] * len(text)
+    for i in range(len(text)):
+        for length in range(2, min(LONGEST_LOOKUP, len(text) - i) + 1):
+            if known.get(text[i:i + length]):
+                starts[i] = length
+                ends[i + length - 1] = max(ends[i + length - 1], length)
+    bucket = lambda length: max(0, min(length, DICT_LENGTHS) - 1)  # 0, 2, 3, 4, 5+ -> 0..4
+    return [1 + bucket(s) * DICT_LENGTHS + bucket(e) for s, e in zip(starts, ends)]
+
+
+def char_features(text: str, chars: Vocab, bigram_vocab: Vocab | None, use_jieba: bool,
+                  use_jieba_dictionary: bool = False) -> torch.Tensor:
+    """[len(text), features] ids: character, class, then bigram, jieba's cut and jieba's dictionary
+    words when configured."""
     columns = [[chars.ids.get(c, chars.unk_id) for c in text], [char_class(c) for c in text]]
     if bigram_vocab is not None:
         columns.append([bigram_vocab.ids.get(b, bigram_vocab.unk_id) for b in bigrams(text)])
     if use_jieba:
         columns.append(jieba_bies(text))
+    if use_jieba_dictionary:
+        columns.append(jieba_dictionary_words(text))
     return torch.tensor(columns, dtype=torch.long).T.contiguous()

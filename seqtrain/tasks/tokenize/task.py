@@ -24,7 +24,7 @@ from seqtrain.models.char_labeller import CharLabeller
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Task
 from seqtrain.tasks.shared import RNNConfig, build_recurrent
 from seqtrain.tasks.tokenize.document import Paragraph, Sentence, conllu_lines, read_document, read_split
-from seqtrain.tasks.tokenize.features import CLASSES, JIEBA_BIES, build_vocabs, char_features
+from seqtrain.tasks.tokenize.features import CLASSES, DICT_IDS, JIEBA_BIES, build_vocabs, char_features
 from seqtrain.tasks.tokenize.labels import NUM_LABELS, MultiwordSplitter, decode, paragraph_labels, split_at_marks
 from seqtrain.tasks.tokenize.score import f1_scores, score_counts
 
@@ -55,6 +55,8 @@ class ModelConfig(RNNConfig):
     bigram_dim: int = opt(0, "character bigram embedding size (0: no bigram feature)", min=0)
     bigram_min_freq: int = opt(2, "bigrams seen fewer times in training are read as unknown", min=1)
     jieba_dim: int = opt(0, "embedding size of jieba's own cut as a B/I/E/S feature, for Chinese (0: off)", min=0)
+    jieba_dict_dim: int = opt(0, "embedding size of the lengths of the longest words of jieba's dictionary that "
+                                 "start and end at each character, for Chinese (0: off)", min=0)
     input_dropout: float = opt(0.1, "dropout on the character features", min=0, max=1)
     output_dropout: float = opt(0.2, "dropout on the encoder output", min=0, max=1)
 
@@ -106,7 +108,8 @@ class TokenizeTask(Task):
                       dev=[self.example(p) for p in pieces(dev, EVAL_CHARS)])
 
     def features(self, text: str) -> torch.Tensor:
-        return char_features(text, self.chars, self.bigrams, self.cfg.model.jieba_dim > 0)
+        m = self.cfg.model
+        return char_features(text, self.chars, self.bigrams, m.jieba_dim > 0, m.jieba_dict_dim > 0)
 
     def example(self, paragraph: Paragraph) -> tuple:
         """(features, labels, code points, multiword marks) of one run of text."""
@@ -122,6 +125,8 @@ class TokenizeTask(Task):
             sizes.append((len(self.bigrams), m.bigram_dim))
         if m.jieba_dim:
             sizes.append((len(JIEBA_BIES), m.jieba_dim))
+        if m.jieba_dict_dim:
+            sizes.append((DICT_IDS, m.jieba_dict_dim))
         return CharLabeller(sizes, build_recurrent(m, sum(d for _, d in sizes)), NUM_LABELS,
                             input_dropout=m.input_dropout, output_dropout=m.output_dropout)
 
