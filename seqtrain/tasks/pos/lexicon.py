@@ -12,11 +12,13 @@ again from jieba.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import importlib.metadata
 import importlib.util
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -90,10 +92,24 @@ class Lexicon:
         if "entries" in state:  # checkpoints written before the compact form
             return cls(list(state["tags"]), {str(w): [int(i) for i in ids] for w, ids in state["entries"].items()}, FILE)
         words = state["words"].split("\n") if state["words"] else []
-        ids = state["ids"].tolist()
-        ends = torch.cumsum(state["counts"], 0).tolist()
-        entries = {w: ids[end - n:end] for w, end, n in zip(words, ends, state["counts"].tolist())}
+        ids, counts = state["ids"].tolist(), state["counts"]
+        ends = torch.cumsum(counts, 0)
+        # 250,000 new lists would wake the cyclic garbage collector hundreds of times (half the
+        # load time of a tagger); they hold only ints, so it is paused while they are made
+        with gc_paused():
+            entries = dict(zip(words, map(ids.__getitem__, map(slice, (ends - counts).tolist(), ends.tolist()))))
         return cls(list(state["tags"]), entries, str(state["source"]), str(state.get("version", "")))
+
+
+@contextmanager
+def gc_paused():
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def read_lexicon(path: Path) -> Lexicon:
