@@ -129,12 +129,17 @@ def read_lexicon(path: Path) -> Lexicon:
     return Lexicon.from_pairs(pairs, FILE)
 
 
-def jieba_dict_path() -> Path:
-    """jieba's dictionary file, found without importing jieba (which builds its prefix trie on use)."""
-    spec = importlib.util.find_spec(JIEBA)
+def package_dir(module: str, distribution: str) -> Path:
+    """An installed package's folder, found without importing it (jieba builds its prefix trie on
+    import; spacy-lookups-data is only data); not installed: one line saying how to install it."""
+    spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise UserError("data.lexicon: jieba is not installed (pip install jieba)")
-    return Path(list(spec.submodule_search_locations)[0]) / "dict.txt"
+        raise UserError(f"data.lexicon: {distribution} is not installed (pip install {distribution})")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def jieba_dict_path() -> Path:
+    return package_dir(JIEBA, JIEBA) / "dict.txt"
 
 
 def installed_version(distribution: str) -> str:
@@ -158,10 +163,7 @@ def jieba_lexicon(tags: list[str] | None = None, trained_with: str | None = None
 
 def spacy_lookups_dir() -> Path:
     """The tables' folder of spacy-lookups-data (a data-only package; spaCy itself is not needed)."""
-    spec = importlib.util.find_spec("spacy_lookups_data")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"data.lexicon: {SPACY_EN} needs spaCy's lookup tables (pip install spacy-lookups-data)")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
+    return package_dir("spacy_lookups_data", "spacy-lookups-data") / "data"
 
 
 def spacy_lookups_table(name: str) -> dict:
@@ -191,3 +193,8 @@ def spacy_en_lexicon() -> Lexicon:
         pairs += [(word, f"wn:{pos}") for pos, words in spacy_lookups_table(table).items() for word in words
                   if word and not any(c.isspace() for c in word)]
     return Lexicon.from_pairs(pairs, SPACY_EN, installed_version("spacy-lookups-data"))
+
+
+# the lexicons data.lexicon names (anything else is a file): what checks the package is there before
+# any work, and what reads the lexicon
+NAMED_LEXICONS = {JIEBA: (jieba_dict_path, jieba_lexicon), SPACY_EN: (spacy_lookups_dir, spacy_en_lexicon)}

@@ -26,8 +26,7 @@ from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, read_tagged
 from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
 from seqtrain.tasks.pos.tagging import encoder_states, tag, tag_lines, tag_tokens
-from seqtrain.tasks.pos.lexicon import (JIEBA, SPACY_EN, Lexicon, jieba_dict_path, jieba_lexicon, read_lexicon,
-                                       spacy_en_lexicon, spacy_lookups_dir)
+from seqtrain.tasks.pos.lexicon import NAMED_LEXICONS, Lexicon, read_lexicon
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, seeded_split
 from seqtrain.tasks.tokenize.document import Sentence as RawSentence, read_split
 from seqtrain.tasks.tokenize.pipeline import tokenizer_from_state, tokenizer_state
@@ -52,15 +51,12 @@ class DataConfig:
     lexicon: str = opt("", "word -> possible tags, a feature for words training never saw: jieba "
                            "(jieba's dictionary, simplified Chinese), spacy-lookups-en (English Brown clusters "
                            "and WordNet parts of speech from spaCy's tables), or a file of word<TAB>tag1 tag2 "
-                           "... lines (empty: none)", path=True, names=(JIEBA, SPACY_EN))
+                           "... lines (empty: none)", path=True, names=tuple(NAMED_LEXICONS))
     embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors (gensim)")
 
     def check(self) -> None:
-        # not installed: one line saying how to install it, before any work
-        if self.lexicon == JIEBA:
-            jieba_dict_path()
-        elif self.lexicon == SPACY_EN:
-            spacy_lookups_dir()
+        if self.lexicon in NAMED_LEXICONS:
+            NAMED_LEXICONS[self.lexicon][0]()  # not installed: one line saying how to install it, before any work
 
 
 @dataclass
@@ -252,9 +248,9 @@ def build_lexicon(cfg: PosConfig, paths: dict) -> Lexicon | None:
     """The lexicon data.lexicon names: jieba's dictionary, spaCy's English tables, the user's file, or none."""
     if not cfg.data.lexicon:
         return None
-    if cfg.data.lexicon == JIEBA:
-        return jieba_lexicon()
-    return spacy_en_lexicon() if cfg.data.lexicon == SPACY_EN else read_lexicon(paths["lexicon"])
+    if cfg.data.lexicon in NAMED_LEXICONS:
+        return NAMED_LEXICONS[cfg.data.lexicon][1]()
+    return read_lexicon(paths["lexicon"])
 
 
 def word_vectors(cfg: PosConfig, encoding: Encoding, train: list[Sentence], paths: dict,
