@@ -47,6 +47,9 @@ class TrainConfig:
     weight_decay: float = opt(0.0, "L2 penalty (decoupled for adamw)", min=0, max=1e6)
     schedule: ScheduleConfig = section(ScheduleConfig, "learning-rate schedule")
     clip_grad_norm: float = opt(5.0, "clip the gradient norm to this (0: off)", min=0, max=1e12)
+    average_decay: float = opt(0.0, "keep an exponential moving average of the weights, this decay per step "
+                                    "(0.999: about the last 1,000 steps); evaluations, best.pt and predict use "
+                                    "it (0: off)", min=0, max=0.99999)
     eval_every: int = opt(0, "evaluate (and save last.pt) every this many steps (0: once per epoch)",
                           min=0, max=10**15)
     monitor: str = opt("", "metric that picks best.pt, e.g. accuracy or loss (empty: the task's choice)")

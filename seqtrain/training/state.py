@@ -6,6 +6,7 @@ with weights_only=True. CHECKPOINT_SCHEMA is its definition; the README's table 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -15,6 +16,7 @@ from seqtrain import __version__
 from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.data.batching import to_device
+from seqtrain.training.average import WeightAverage
 from seqtrain.training.lr import LrPolicy
 
 CHECKPOINT_SCHEMA = {
@@ -23,8 +25,9 @@ CHECKPOINT_SCHEMA = {
     "task": "the task name",
     "config": "the fully resolved config",
     "task_state": "vocabularies and normalisation the task needs to read new input",
-    "model": "the model's state_dict",
+    "model": "the model's state_dict (with train.average_decay: the average of the weights, which predict uses)",
     "optimizer": "the optimizer's state_dict (for exact resume)",
+    "average": "with train.average_decay: the trained weights (the optimizer's) and the average's update count; else None",
     "scheduler": "the learning-rate schedule's state_dict, or None",
     "scaler": "the fp16 GradScaler's state_dict, or None",
     "rng": "torch (and CUDA) random states; under torchrun every process's, in `ranks`",
@@ -63,21 +66,29 @@ def process_state(task) -> dict:
 
 @dataclass
 class TrainState:
-    """The model, optimizer, lr policy, scaler, progress and task of one run."""
+    """The model, optimizer, lr policy, scaler, progress and task of one run, and the weight average
+    when train.average_decay asks for one."""
     task: Any
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     lr: LrPolicy
     scaler: Any
     progress: Progress
+    average: WeightAverage | None = None
+
+    def averaged(self):
+        """A block in which the model holds the weights that are evaluated and predict: the average, if any."""
+        return self.average.applied(self.model) if self.average is not None else contextlib.nullcontext()
 
     def checkpoint(self, config: dict, processes: list[dict]) -> dict:
         """The checkpoint payload; `processes`: every process's `process_state`, in rank order."""
         rngs = [{k: v for k, v in s.items() if k != "carried"} for s in processes]
-        p = self.progress
+        p, trained = self.progress, self.model.state_dict()
         payload = {
             "task": config["task"], "config": config, "task_state": self.task.state_dict(),
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "model": self.average.weights if self.average is not None else trained,
+            "average": {"trained": trained, "updates": self.average.updates} if self.average is not None else None,
+            "optimizer": self.optimizer.state_dict(),
             "scheduler": self.lr.state_dict(), "scaler": self.scaler.state_dict() if self.scaler else None,
             "rng": rngs[0] if len(rngs) == 1 else {**rngs[0], "ranks": rngs},
             "carried": [s["carried"] for s in processes],
@@ -88,8 +99,15 @@ class TrainState:
         return payload
 
     def restore(self, ckpt: dict, rank: int, world_size: int) -> None:
-        """Load a checkpoint into this state, as process `rank` of `world_size`."""
-        self.model.load_state_dict(ckpt["model"])
+        """Load a checkpoint into this state, as process `rank` of `world_size`. train.average_decay may
+        change on --resume: an average turned on starts from the restored weights."""
+        saved_average = ckpt.get("average")
+        self.model.load_state_dict(saved_average["trained"] if saved_average else ckpt["model"])
+        if self.average is not None:
+            if saved_average:
+                self.average.load(ckpt["model"], saved_average["updates"])
+            else:
+                self.average.load(self.model.state_dict(), 0)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.lr.load_state_dict(ckpt.get("scheduler"))
         if self.scaler is not None and ckpt.get("scaler"):

@@ -26,6 +26,7 @@ from seqtrain.data.batching import EpochPlan, prefetch, to_device
 from seqtrain.distributed import world as distributed
 from seqtrain.tasks import TASKS
 from seqtrain.tasks.base import Splits
+from seqtrain.training.average import WeightAverage
 from seqtrain.training.evaluate import evaluate
 from seqtrain.training.lr import LrPolicy, make_optimizer
 from seqtrain.training.parts import (BestTracker, Callback, Checkpointer, MetricsLog, NanGuard, StopSignal,
@@ -99,7 +100,8 @@ def prepare(cfg: Config, options: RunOptions, run_dir: Path, device: torch.devic
         monitor = monitored_metric(cfg.train.monitor, task.monitor)
         lr = LrPolicy(cfg.train, optimizer, len(splits.train) // world.size, monitor[1])
         scaler = torch.amp.GradScaler("cuda") if cfg.train.precision == "fp16" and device.type == "cuda" else None
-        state = TrainState(task, model, optimizer, lr, scaler, Progress(world_size=world.size))
+        average = WeightAverage(model, cfg.train.average_decay) if cfg.train.average_decay else None
+        state = TrainState(task, model, optimizer, lr, scaler, Progress(world_size=world.size), average)
         if ckpt is not None:
             state.restore(ckpt, world.rank, world.size)
         else:
@@ -189,6 +191,8 @@ class Trainer:
             self.nan.handle(p, (p.step + 1, p.epoch, index), None, self.display, self.run_dir)
             return False
         update(self.state, loss, self.tc.clip_grad_norm)
+        if self.state.average is not None:
+            self.state.average.update(self.state.model)
         self.state.lr.after_step()
         p.step += 1
         self.loss_sum += loss.detach().float()
@@ -242,8 +246,9 @@ class Trainer:
         goes on exactly as the run that never stopped."""
         self.sync()
         p = self.state.progress
-        metrics = evaluate(self.task, self.state.model, self.splits.dev or self.splits.train,
-                           self.tc.batch_size, self.device, self.world)
+        with self.state.averaged():
+            metrics = evaluate(self.task, self.state.model, self.splits.dev or self.splits.train,
+                               self.tc.batch_size, self.device, self.world)
         train_loss, self.mean_loss = self.mean_loss, None
         self.loss_sum, self.loss_steps = 0.0, 0
         with distributed.all_or_none(self.world):  # a bad train.monitor: every process finds it
@@ -255,7 +260,8 @@ class Trainer:
         with distributed.all_or_none(self.world):  # a full disk on the main process stops them all
             if self.world.is_main:
                 self.log.write(p, metrics, train_loss, elapsed, self.state.lr.lr)
-                report = self.task.epoch_report(self.state.model)
+                with self.state.averaged():
+                    report = self.task.epoch_report(self.state.model)
                 self.display.evaluation(p.epoch, p.step, metrics, self.best.monitor, improved, report)
         self.call("on_evaluation", metrics, improved)
         self.save("last.pt")
@@ -316,7 +322,8 @@ def run_summary(trainer: Trainer) -> dict:
         from seqtrain.ui.plots import plot_losses
 
         files = [plot_losses(t.run_dir / "metrics.jsonl", t.run_dir / "loss.png")]
-        files += t.task.write_artifacts(t.state.model, t.splits, t.run_dir)
+        with t.state.averaged():
+            files += t.task.write_artifacts(t.state.model, t.splits, t.run_dir)
         summary["artifacts"] = [str(f) for f in files if f]
         write_file(t.run_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     return summary
