@@ -45,7 +45,7 @@ def test_bad_override_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == ("error: train.epoch: unknown key (did you mean 'epochs'?) (valid: epochs, "
                                    "max_steps, batch_size, optimizer, lr, momentum, weight_decay, schedule, "
-                                   "clip_grad_norm, eval_every, monitor, early_stopping, bucket, device, "
+                                   "clip_grad_norm, average_decay, eval_every, monitor, early_stopping, bucket, device, "
                                    "precision, threads, on_nan, log_every)")
     assert not (tmp_path / "run").exists()
 
