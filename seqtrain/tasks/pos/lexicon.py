@@ -258,5 +258,6 @@ def check_named(parts: list[str]) -> None:
 
 def named_lexicon(parts: list[str]) -> Lexicon:
     """A named lexicon, or several joined: the joined one's checkpoint state holds all entries."""
+    check_named(parts)  # every package there before the first (seconds of) reading
     lexicons = [NAMED_LEXICONS[part][1]() for part in parts]
     return lexicons[0] if len(lexicons) == 1 else Lexicon.joined(lexicons)

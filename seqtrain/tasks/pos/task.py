@@ -26,7 +26,7 @@ from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, read_tagged
 from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
 from seqtrain.tasks.pos.tagging import encoder_states, tag, tag_lines, tag_tokens
-from seqtrain.tasks.pos.lexicon import NAMED_LEXICONS, Lexicon, check_named, named_lexicon, named_parts, read_lexicon
+from seqtrain.tasks.pos.lexicon import NAMED_LEXICONS, Lexicon, named_lexicon, named_parts, read_lexicon
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, seeded_split
 from seqtrain.tasks.tokenize.document import Sentence as RawSentence, read_split
 from seqtrain.tasks.tokenize.pipeline import tokenizer_from_state, tokenizer_state
@@ -55,10 +55,6 @@ class DataConfig:
                            "(jieba+pku-1998), or a file of word<TAB>tag1 tag2 ... lines (empty: none)",
                        path=True, names=tuple(NAMED_LEXICONS))
     embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors (gensim)")
-
-    def check(self) -> None:
-        if self.lexicon and (parts := named_parts(self.lexicon)):
-            check_named(parts)  # a package not installed: one line saying how to install it, before any work
 
 
 @dataclass
@@ -103,8 +99,9 @@ class PosTask(Task):
     @classmethod
     def for_training(cls, cfg: PosConfig, paths: dict, workdir) -> tuple["PosTask", Splits]:
         d = cfg.data
+        lexicon = build_lexicon(cfg, paths)  # first: a lexicon package not installed stops before any reading
         train, dev = read_sentences(cfg, paths)
-        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, build_lexicon(cfg, paths))
+        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon)
         shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
         task = cls(cfg, encoding, shown, tokenizer_state(d.tokenizer),
                    vectors=word_vectors(cfg, encoding, train, paths, workdir), word_counts=encoding.word_counts(train))
@@ -247,7 +244,9 @@ def read_sentences(cfg: PosConfig, paths: dict) -> tuple[list[Sentence], list[Se
 
 
 def build_lexicon(cfg: PosConfig, paths: dict) -> Lexicon | None:
-    """The lexicon data.lexicon names: built-in ones (alone or joined by +), the user's file, or none."""
+    """The lexicon data.lexicon names: built-in ones (alone or joined by +), the user's file, or none.
+    Only training reads it: a checkpoint holds what predict needs, so the packages are checked here,
+    not when a config is validated (a stored config is validated again wherever a model is loaded)."""
     if not cfg.data.lexicon:
         return None
     parts = named_parts(cfg.data.lexicon)
