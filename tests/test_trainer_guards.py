@@ -457,6 +457,10 @@ class SaveEachRank(Callback):
         torch.save({k: v.detach().cpu().clone() for k, v in state.items()}, out / f"rank{os.environ['RANK']}.pt")
 
 train(load_config(config), run_dir=out / "run", quiet=True, callbacks=[SaveEachRank()])
+# leave as `seqtrain train` does under torchrun (cli.main): without the interpreter's teardown, where
+# gloo's threads now and then abort a process ("terminate called without an active exception")
+sys.stdout.flush()
+os._exit(0)
 """
 
 
