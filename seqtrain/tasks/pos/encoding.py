@@ -51,7 +51,7 @@ class Encoding:
                    Vocab.build(chars), Vocab.build(tags, specials=(), unk=None), lowercase, lexicon)
 
     def state_dict(self) -> dict:
-        state = {"words": self.words.to_list(), "chars": self.chars.to_list(), "tags": self.tags.to_list(),
+        state = {"words": self.words.to_state(), "chars": self.chars.to_state(), "tags": self.tags.to_list(),
                  "lowercase": self.lowercase}
         if self.lexicon is not None:
             state["lexicon"] = self.lexicon.state_dict()
@@ -61,7 +61,7 @@ class Encoding:
     def from_state(cls, state: dict, with_lexicon: bool = False) -> "Encoding":
         """`with_lexicon`: the config asks for one, so the state must hold it."""
         lexicon = Lexicon.from_state(state["lexicon"]) if with_lexicon else None
-        return cls(Vocab(state["words"]), Vocab(state["chars"]), Vocab(state["tags"], unk=None),
+        return cls(Vocab.from_state(state["words"]), Vocab.from_state(state["chars"]), Vocab(state["tags"], unk=None),
                    bool(state["lowercase"]), lexicon)
 
     def word_counts(self, sentences: list[Sentence]) -> Counter:

@@ -18,6 +18,7 @@ from seqtrain.core.config import Config
 from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
+from seqtrain.core.vocab import Vocab
 from seqtrain.data.pku_1998 import PKU_1998, pku_1998_conllu, pku_1998_path
 from seqtrain.data.vectors import init_matrix, load_vectors, run_cache, train_word2vec
 from seqtrain.models.layers import embedding
@@ -277,7 +278,8 @@ def started_encoding(encoding: Encoding, pretrained: dict, spec: str) -> Encodin
     if their_columns != (encoding.lexicon.tags if encoding.lexicon is not None else None):
         raise UserError(f"model.init_from: {spec} was trained with another data.lexicon "
                         f"({pretrained['config']['data'].get('lexicon') or 'none'}); set the same one here")
-    return Encoding(extended(encoding.words, theirs["words"]), extended(encoding.chars, theirs["chars"]),
+    return Encoding(extended(encoding.words, Vocab.entries(theirs["words"])),
+                    extended(encoding.chars, Vocab.entries(theirs["chars"])),
                     encoding.tags, encoding.lowercase, encoding.lexicon)
 
 
@@ -285,9 +287,9 @@ def pretrained_weights(model: nn.Module, pretrained: dict, encoding: Encoding) -
     """model.init_from's weights in this model's places: word and character rows by entry; the output
     layer (and CRF) only where the pretrained model predicts these same tags."""
     theirs = pretrained["task_state"]
-    vocabs = {"words.weight": (theirs["words"], encoding.words)}
+    vocabs = {"words.weight": (Vocab.entries(theirs["words"]), encoding.words)}
     if "chars.embed.weight" in pretrained["model"]:
-        vocabs["chars.embed.weight"] = (theirs["chars"], encoding.chars)
+        vocabs["chars.embed.weight"] = (Vocab.entries(theirs["chars"]), encoding.chars)
     same_tags = list(theirs["tags"]) == encoding.tags.to_list()
     output = () if same_tags else tuple(k for k in pretrained["model"] if k.startswith(("out.", "crf.")))
     return initial_weights(model.state_dict(), pretrained["model"], vocabs, keep_fresh=output)

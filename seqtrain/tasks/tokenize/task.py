@@ -95,19 +95,19 @@ class TokenizeTask(Task):
         chars, bigrams = build_vocabs([p.text for p in train], cfg.data.min_char_freq,
                                       m.bigram_min_freq if m.bigram_dim else None)
         if pretrained is not None:
-            chars = extended(chars, pretrained["task_state"]["chars"])
-            bigrams = extended(bigrams, pretrained["task_state"]["bigrams"]) if bigrams is not None else None
+            chars = extended(chars, Vocab.entries(pretrained["task_state"]["chars"]))
+            bigrams = extended(bigrams, Vocab.entries(pretrained["task_state"]["bigrams"])) if bigrams is not None else None
         shown = next((s.text for p in dev for s in p.sentences if 20 <= len(s.text) <= 90), "")
         task = cls(cfg, chars, bigrams, MultiwordSplitter.build(train), shown, pretrained=pretrained)
         return task, task.encode(train, dev)
 
     @classmethod
     def from_state(cls, cfg: TokenizeConfig, state: dict) -> "TokenizeTask":
-        bigrams = Vocab(state["bigrams"]) if state["bigrams"] else None
-        return cls(cfg, Vocab(state["chars"]), bigrams, MultiwordSplitter.from_state(state["multiword"]), state["shown"])
+        bigrams = Vocab.from_state(state["bigrams"]) if state["bigrams"] else None
+        return cls(cfg, Vocab.from_state(state["chars"]), bigrams, MultiwordSplitter.from_state(state["multiword"]), state["shown"])
 
     def state_dict(self) -> dict:
-        return {"chars": self.chars.to_list(), "bigrams": self.bigrams.to_list() if self.bigrams else [],
+        return {"chars": self.chars.to_state(), "bigrams": self.bigrams.to_state() if self.bigrams else "",
                 "multiword": self.splitter.state_dict(), "shown": self.shown}
 
     def read_splits(self, paths: dict) -> Splits:
@@ -144,9 +144,9 @@ class TokenizeTask(Task):
                              input_dropout=m.input_dropout, output_dropout=m.output_dropout)
         if self.pretrained is not None:
             state = self.pretrained["task_state"]
-            vocabs = {"embeds.0.weight": (state["chars"], self.chars)}
+            vocabs = {"embeds.0.weight": (Vocab.entries(state["chars"]), self.chars)}
             if self.bigrams is not None:
-                vocabs["embeds.2.weight"] = (state["bigrams"], self.bigrams)
+                vocabs["embeds.2.weight"] = (Vocab.entries(state["bigrams"]), self.bigrams)
             model.load_state_dict(initial_weights(model.state_dict(), self.pretrained["model"], vocabs))
         return model
 
