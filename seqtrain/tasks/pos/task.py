@@ -110,11 +110,12 @@ class PosTask(Task):
     def for_training(cls, cfg: PosConfig, paths: dict, workdir) -> tuple["PosTask", Splits]:
         d = cfg.data
         lexicon = build_lexicon(cfg, paths)  # first: a lexicon package not installed stops before any reading
-        pretrained = starting_point(cfg.model.init_from, "pos", "a tagger", asdict(cfg.model)) if cfg.model.init_from else None
+        start = cfg.model.init_from
+        pretrained = starting_point(start, "pos", "a tagger", asdict(cfg.model)) if start else None
         train, dev = read_sentences(cfg, paths)
         encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon)
         if pretrained is not None:
-            encoding = started_encoding(encoding, pretrained, cfg.model.init_from)
+            encoding = started_encoding(encoding, pretrained, start)
         shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
         task = cls(cfg, encoding, shown, tokenizer_state(d.tokenizer),
                    vectors=word_vectors(cfg, encoding, train, paths, workdir), word_counts=encoding.word_counts(train),
