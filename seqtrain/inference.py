@@ -16,6 +16,7 @@ from seqtrain.core.device import check_device, model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.paths import data_root, resolve_data_path, resolve_paths
 from seqtrain.core.textfile import MAX_BYTES, decode, read_text
+from seqtrain.core.vocab import Vocab
 from seqtrain.tasks import TASKS, config_from_dict, load_config
 from seqtrain.tasks.base import PredictOptions, Prediction, Task
 from seqtrain.training.evaluate import evaluate
@@ -163,7 +164,7 @@ def checkpoint_info(checkpoint: str | Path) -> dict:
     ckpt = load_checkpoint(checkpoint, require=MODEL_KEYS)
     cfg = config_from_dict(ckpt["config"], source=f"{checkpoint} (stored config)")
     params = sum(v.numel() for v in ckpt["model"].values())
-    vocab = {k: len(v) for k, v in ckpt["task_state"].items() if isinstance(v, list)}
+    vocab = {k: len(Vocab.entries(v)) for k, v in ckpt["task_state"].items() if Vocab.looks_stored(v)}
     try:
         model_from_checkpoint(ckpt, checkpoint)
         usable = "yes"

@@ -63,6 +63,11 @@ class Vocab:
         """The entries of a stored vocabulary: `to_state`'s string, or a list (older checkpoints)."""
         return state.split("\n")[1:] if isinstance(state, str) else list(state)
 
+    @staticmethod
+    def looks_stored(value) -> bool:
+        """Whether a task_state value may be a stored vocabulary (what `seqtrain info` counts)."""
+        return isinstance(value, list) or isinstance(value, str) and value.startswith("\n")
+
     @classmethod
     def from_state(cls, state: str | list[str], unk: str | None = UNK) -> "Vocab":
         return cls(cls.entries(state), unk=unk)
