@@ -28,7 +28,7 @@ def load_trained(spec: str, key: str, task: str, what: str) -> dict:
         raise UserError(f"{key}: {e}") from None
     if ckpt["task"] != task:
         raise UserError(f"{key}: {spec} holds a {ckpt['task']} model, not {what}")
-    return ckpt
+    return {k: ckpt[k] for k in ("task", "config", "task_state", "model")}  # not its optimizer state
 
 
 def starting_point(spec: str, task: str, what: str, model: dict) -> dict:
