@@ -19,7 +19,7 @@ from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import Vocab
-from seqtrain.data.pku_1998 import PKU_1998, pku_1998_conllu, pku_1998_path
+from seqtrain.data.pku_1998 import PKU_1998
 from seqtrain.data.vectors import init_matrix, load_vectors, run_cache, train_word2vec
 from seqtrain.models.layers import embedding
 from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, lexicon_layer, mask_of
@@ -31,7 +31,7 @@ from seqtrain.tasks.pos.tagging import encoder_states, tag, tag_lines, tag_token
 from seqtrain.tasks.pos.lexicon import NAMED_LEXICONS, Lexicon, named_lexicon, named_parts, read_lexicon
 from seqtrain.tasks.init_from import extended, initial_weights, starting_point
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, seeded_split
-from seqtrain.tasks.tokenize.document import Sentence as RawSentence, read_split, split_lines
+from seqtrain.tasks.tokenize.document import Sentence as RawSentence, read_split, train_lines
 from seqtrain.tasks.tokenize.pipeline import tokenizer_from_state, tokenizer_state
 from seqtrain.tasks.tokenize.task import input_paragraphs, tokenized_prediction
 
@@ -227,11 +227,7 @@ class PosTask(Task):
 
     def gold_dev_paragraphs(self, paths: dict) -> list:
         d = self.cfg.data
-        if d.train == PKU_1998:
-            path = pku_1998_path("data.train")
-            return split_lines(pku_1998_conllu(path), str(path), paths.get("dev"), d.dev_fraction, d.split_seed,
-                               tag_column=self.gold_tag_column())[1]
-        return read_split(paths, d.dev_fraction, d.split_seed, tag_column=self.gold_tag_column())[1]
+        return read_split(paths, d.train, d.dev_fraction, d.split_seed, tag_column=self.gold_tag_column())[1]
 
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
         raw = options.input_format == "text" and self.tokenizer["name"] != "whitespace"
@@ -257,8 +253,7 @@ def read_sentences(cfg: PosConfig, paths: dict) -> tuple[list[Sentence], list[Se
     """(train, dev) sentences: data.dev, or a seeded share of data.train; then data.max_train."""
     d = cfg.data
     if d.train == PKU_1998:
-        path = pku_1998_path("data.train")
-        train = parse_conllu(pku_1998_conllu(path), path, d.tag_column)
+        train = parse_conllu(*train_lines(d.train, paths), d.tag_column)
     else:
         train = read_tagged(paths["train"], d.format, d.tag_column)
     if "dev" in paths:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from seqtrain.core.errors import UserError
 from seqtrain.core.textfile import read_text
+from seqtrain.data.pku_1998 import PKU_1998, pku_1998_conllu, pku_1998_path
 from seqtrain.tasks.shared import seeded_split
 
 
@@ -58,12 +59,21 @@ def read_document(path: str | Path, tag_column: int = 3) -> list[Paragraph]:
     return group_paragraphs(parse_sentences(read_text(path).splitlines(), str(path), tag_column), str(path))
 
 
-def read_split(paths: dict, dev_fraction: float, split_seed: int, *, tag_column: int = 3,
+def train_lines(train: str, paths: dict) -> tuple[list[str], str]:
+    """data.train's CoNLL-U lines and where they come from: the PKU corpus converted (`pku-1998`), or
+    the file paths["train"]."""
+    if train == PKU_1998:
+        path = pku_1998_path("data.train")
+        return pku_1998_conllu(path), str(path)
+    return read_text(paths["train"]).splitlines(), str(paths["train"])
+
+
+def read_split(paths: dict, train: str, dev_fraction: float, split_seed: int, *, tag_column: int = 3,
                max_train: int = 0) -> tuple[list[Paragraph], list[Paragraph]]:
-    """(train, dev) paragraphs: paths["dev"], or a seeded share of the sentences of paths["train"]
-    (the same sentences a POS config with the same file, fraction and seed holds out)."""
-    lines = read_text(paths["train"]).splitlines()
-    return split_lines(lines, str(paths["train"]), paths.get("dev"), dev_fraction, split_seed,
+    """(train, dev) paragraphs: paths["dev"], or a seeded share of the sentences of data.train
+    (`train`; the same sentences a POS config with the same data, fraction and seed holds out)."""
+    lines, source = train_lines(train, paths)
+    return split_lines(lines, source, paths.get("dev"), dev_fraction, split_seed,
                        tag_column=tag_column, max_train=max_train)
 
 

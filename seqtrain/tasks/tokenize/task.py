@@ -20,13 +20,12 @@ from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import Vocab
-from seqtrain.data.pku_1998 import PKU_1998, pku_1998_conllu, pku_1998_path
+from seqtrain.data.pku_1998 import PKU_1998
 from seqtrain.models.char_labeller import CharLabeller
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Task
 from seqtrain.tasks.init_from import extended, initial_weights, starting_point
 from seqtrain.tasks.shared import RNNConfig, build_recurrent
-from seqtrain.tasks.tokenize.document import (Paragraph, Sentence, conllu_lines, read_document, read_split,
-                                              split_lines)
+from seqtrain.tasks.tokenize.document import Paragraph, Sentence, conllu_lines, read_document, read_split
 from seqtrain.tasks.tokenize.features import CLASSES, DICT_IDS, JIEBA_BIES, build_vocabs, char_features
 from seqtrain.tasks.tokenize.labels import NUM_LABELS, MultiwordSplitter, decode, paragraph_labels, split_at_marks
 from seqtrain.tasks.tokenize.score import f1_scores, score_counts
@@ -298,8 +297,4 @@ def read_paragraph_file(path: Path) -> list[Paragraph]:
 
 def read_paragraphs(cfg: TokenizeConfig, paths: dict) -> tuple[list[Paragraph], list[Paragraph]]:
     d = cfg.data
-    if d.train != PKU_1998:
-        return read_split(paths, d.dev_fraction, d.split_seed, max_train=d.max_train)
-    corpus = pku_1998_path("data.train")
-    return split_lines(pku_1998_conllu(corpus), str(corpus), paths.get("dev"), d.dev_fraction, d.split_seed,
-                       max_train=d.max_train)
+    return read_split(paths, d.train, d.dev_fraction, d.split_seed, max_train=d.max_train)
