@@ -1,5 +1,5 @@
 """The sequence tagger: word embedding + character features (+ lexicon features) -> recurrent encoder
--> softmax or CRF.
+-> softmax or CRF (+ auxiliary softmax outputs, trained beside it and never decoded).
 
 Character features are computed once per distinct word form in a batch (`chars` holds those forms,
 `char_index` says which form sits at each token), as NCRF++ and flair compute them per token. The
@@ -49,11 +49,13 @@ class CharCNN(nn.Module):
 class Tagger(nn.Module):
     """word embedding (+ character features) (+ lexicon features) -> dropout -> recurrent encoder
     -> dropout -> linear -> softmax, or a linear-chain CRF. `lexicon` maps a form's multi-hot lexicon
-    row to its features (see lexicon_layer)."""
+    row to its features (see lexicon_layer). Each of `aux_sizes` adds a linear softmax output over
+    the same encoder states (multi-task learning: another column of the treebank, such as XPOS or
+    FEATS); its loss, times `aux_weight`, joins the tags' in training."""
 
     def __init__(self, words: nn.Embedding, chars: nn.Module | None, rnn: Recurrent, num_tags: int, *,
                  input_dropout: float = 0.0, output_dropout: float = 0.0, crf: bool = False, unk_id: int = 1,
-                 lexicon: nn.Module | None = None):
+                 lexicon: nn.Module | None = None, aux_sizes: tuple[int, ...] = (), aux_weight: float = 1.0):
         super().__init__()
         self.num_tags, self.unk_id = num_tags, unk_id
         self.words, self.chars, self.rnn = words, chars, rnn
@@ -62,6 +64,8 @@ class Tagger(nn.Module):
         self.output_dropout = nn.Dropout(output_dropout)
         self.out = nn.Linear(rnn.output_size, num_tags)
         self.crf = CRF(num_tags) if crf else None
+        self.aux_out = nn.ModuleList(nn.Linear(rnn.output_size, n) for n in aux_sizes)
+        self.aux_weight = aux_weight
         # chance of reading a word as UNK during training, per word id (set by the task from counts)
         self.register_buffer("unk_chance", torch.zeros(words.num_embeddings), persistent=False)
 
@@ -76,15 +80,21 @@ class Tagger(nn.Module):
             x = torch.cat([x, self.lexicon(lexicon)[char_index]], dim=-1)
         return self.input_dropout(x)
 
-    def forward(self, words, chars, char_lengths, char_index, lengths, lexicon=None, tags=None):
+    def forward(self, words, chars, char_lengths, char_index, lengths, lexicon=None, tags=None, aux_tags=None):
         """Tag scores [B, T, num_tags]; given gold tags, the mean training loss per token instead
-        (so that a DistributedDataParallel wrapper sees the loss come out of forward)."""
+        (so that a DistributedDataParallel wrapper sees the loss come out of forward), plus the
+        auxiliary outputs' losses given their gold ids [B, T, len(aux_out)]."""
         output, _ = self.rnn(self.features(words, chars, char_lengths, char_index, lengths, lexicon), lengths)
-        scores = self.out(self.output_dropout(output))
+        output = self.output_dropout(output)
+        scores = self.out(output)
         if tags is None:
             return scores
         loss, count = self.nll(scores, tags, mask_of(lengths, words.shape[1]))
-        return loss / count.clamp(min=1)
+        loss = loss / count.clamp(min=1)
+        if aux_tags is not None:
+            for i, head in enumerate(self.aux_out):  # pads and values training never saw are ignored (-100)
+                loss = loss + self.aux_weight * nn.functional.cross_entropy(head(output).transpose(1, 2), aux_tags[..., i])
+        return loss
 
     def nll(self, scores, tags, mask) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed negative log-likelihood and the tokens it covers. Tags >= num_tags (never seen in

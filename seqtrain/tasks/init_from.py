@@ -14,7 +14,8 @@ from seqtrain.core.errors import UserError
 from seqtrain.core.vocab import Vocab
 
 # model keys that do not change what the weights mean: a fine-tuned model may set them anew
-FREE_MODEL_KEYS = ("dropout", "input_dropout", "output_dropout", "word_dropout", "bigram_min_freq", "init_from")
+FREE_MODEL_KEYS = ("dropout", "input_dropout", "output_dropout", "word_dropout", "bigram_min_freq", "init_from",
+                   "aux_weight")
 
 
 def load_trained(spec: str, key: str, task: str, what: str) -> dict:

@@ -19,6 +19,8 @@ from seqtrain.core.textfile import read_text
 
 FORMATS = ("auto", "conllu", "wordtag", "tsv")
 TAG_COLUMNS = {"upos": 3, "xpos": 4}
+# other CoNLL-U columns a tagger may also learn to predict (auxiliary outputs, data.aux_tags)
+AUX_COLUMNS = {"xpos": 4, "feats": 5, "deprel": 7}
 CONLLU_SUFFIXES = (".conllu", ".conll")
 
 
@@ -27,18 +29,23 @@ class Sentence:
     words: list[str]
     tags: list[str] | None = None       # None where the input carries no tags (text to predict)
     token_lines: list[int] = field(default_factory=list)  # CoNLL-U: index of each word's line
+    aux: dict[str, list[str]] = field(default_factory=dict)  # CoNLL-U: the auxiliary columns read
 
 
 def read_lines(path: str | Path) -> list[str]:
     return read_text(path).splitlines()  # a non-UTF-8 file is an error that guesses its encoding
 
 
-def read_tagged(path: str | Path, fmt: str = "auto", tag_column: str = "upos") -> list[Sentence]:
-    """Tagged sentences from a file in any of the three formats (`auto` guesses from name and content)."""
+def read_tagged(path: str | Path, fmt: str = "auto", tag_column: str = "upos",
+                aux_columns: tuple[str, ...] = ()) -> list[Sentence]:
+    """Tagged sentences from a file in any of the three formats (`auto` guesses from name and content);
+    `aux_columns` (CoNLL-U only) are read into each sentence's `aux`."""
     lines = read_lines(path)
     fmt = detect_format(path, lines) if fmt == "auto" else fmt
+    if aux_columns and fmt != "conllu":
+        raise UserError(f"{path}: data.aux_tags ({', '.join(aux_columns)}) needs CoNLL-U, and this file reads as {fmt}")
     if fmt == "conllu":
-        sentences = parse_conllu(lines, path, tag_column, require_tags=True)
+        sentences = parse_conllu(lines, path, tag_column, require_tags=True, aux_columns=aux_columns)
     elif fmt == "wordtag":
         sentences = parse_wordtag(lines, path)
     else:
@@ -60,11 +67,13 @@ def detect_format(path: str | Path, lines: list[str]) -> str:
 
 
 def parse_conllu(lines: Iterable[str], path: str | Path = "<input>", tag_column: str = "upos",
-                 require_tags: bool = True) -> list[Sentence]:
-    """Sentences of a CoNLL-U text. With require_tags=False a '_' tag is allowed and read as None."""
+                 require_tags: bool = True, aux_columns: tuple[str, ...] = ()) -> list[Sentence]:
+    """Sentences of a CoNLL-U text. With require_tags=False a '_' tag is allowed and read as None.
+    Each of `aux_columns` is read as it is ('_' included: no features is a value too)."""
     column = TAG_COLUMNS[tag_column]
     sentences: list[Sentence] = []
-    current = Sentence([], [])
+    new_sentence = lambda: Sentence([], [], aux={name: [] for name in aux_columns})
+    current = new_sentence()
     comments_from = None  # line of the first comment of a sentence that has no token yet
     empty_at = None       # first sentence that was only comments
     for index, line in enumerate(lines):
@@ -76,7 +85,7 @@ def parse_conllu(lines: Iterable[str], path: str | Path = "<input>", tag_column:
                 sentences.append(current)
             elif comments_from is not None:
                 empty_at = empty_at or comments_from
-            current, comments_from = Sentence([], []), None
+            current, comments_from = new_sentence(), None
             continue
         if line.startswith("#"):
             if current.words:
@@ -103,6 +112,8 @@ def parse_conllu(lines: Iterable[str], path: str | Path = "<input>", tag_column:
         current.words.append(form)
         current.tags.append(tag)
         current.token_lines.append(index)
+        for name in aux_columns:
+            current.aux[name].append(cols[AUX_COLUMNS[name]])
     if current.words:
         sentences.append(current)
     empty_at = empty_at or (comments_from if not current.words else None)

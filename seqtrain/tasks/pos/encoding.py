@@ -1,8 +1,8 @@
 """Tagged sentences as tensors, and tag counts as scores: the pieces of the POS task that are not the model.
 
-`Encoding` holds the three vocabularies (words, characters, tags; built from training data only) and
-turns a sentence into word ids, form ids and tag ids once. Each distinct word form gets one id and one
-character tensor (and, with a lexicon, one lexicon row), so a batch runs the character encoder and
+`Encoding` holds the three vocabularies (words, characters, tags; built from training data only), and
+one per auxiliary column (data.aux_tags), and turns a sentence into word ids, form ids and tag ids
+once. Each distinct word form gets one id and one character tensor (and, with a lexicon, one lexicon row), so a batch runs the character encoder and
 the lexicon layer once per distinct form.
 """
 
@@ -19,6 +19,7 @@ from seqtrain.tasks.base import Table
 from seqtrain.core.vocab import PAD, Vocab
 
 UNSEEN = "<unseen>"  # a gold tag that training never saw: always an error, reported on its own row
+IGNORED = -100       # an auxiliary value training never saw, and the pads: no loss (cross_entropy's ignore_index)
 
 
 # the character encoder reads at most this many characters of a word: its first and last halves
@@ -29,9 +30,10 @@ MAX_WORD_CHARS = 64
 
 class Encoding:
     def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, lowercase: bool = False,
-                 lexicon: Lexicon | None = None):
+                 lexicon: Lexicon | None = None, aux: dict[str, Vocab] | None = None):
         self.words, self.chars, self.tags, self.lowercase = words, chars, tags, lowercase
         self.lexicon = lexicon
+        self.aux = aux or {}  # column name -> its values, in data.aux_tags order
         self.unseen_id = len(tags)
         self.unseen_tags: Counter = Counter()
         self.form_ids: dict[str, int] = {}
@@ -43,26 +45,32 @@ class Encoding:
 
     @classmethod
     def build(cls, sentences: list[Sentence], min_freq: int = 1, max_size: int = 0,
-              lowercase: bool = False, lexicon: Lexicon | None = None) -> "Encoding":
+              lowercase: bool = False, lexicon: Lexicon | None = None,
+              aux_columns: tuple[str, ...] = ()) -> "Encoding":
         words = Counter(w.lower() if lowercase else w for s in sentences for w in s.words)
         chars = Counter(c for s in sentences for w in s.words for c in w)
         tags = Counter(t for s in sentences for t in s.tags)
+        aux = {name: Vocab.build(Counter(v for s in sentences for v in s.aux[name]), specials=(), unk=None)
+               for name in aux_columns}
         return cls(Vocab.build(words, min_freq=min_freq, max_size=max_size),
-                   Vocab.build(chars), Vocab.build(tags, specials=(), unk=None), lowercase, lexicon)
+                   Vocab.build(chars), Vocab.build(tags, specials=(), unk=None), lowercase, lexicon, aux)
 
     def state_dict(self) -> dict:
         state = {"words": self.words.to_state(), "chars": self.chars.to_state(), "tags": self.tags.to_list(),
                  "lowercase": self.lowercase}
         if self.lexicon is not None:
             state["lexicon"] = self.lexicon.state_dict()
+        if self.aux:
+            state["aux_tags"] = {name: vocab.to_list() for name, vocab in self.aux.items()}
         return state
 
     @classmethod
     def from_state(cls, state: dict, with_lexicon: bool = False) -> "Encoding":
         """`with_lexicon`: the config asks for one, so the state must hold it."""
         lexicon = Lexicon.from_state(state["lexicon"]) if with_lexicon else None
+        aux = {name: Vocab(values, unk=None) for name, values in state.get("aux_tags", {}).items()}
         return cls(Vocab.from_state(state["words"]), Vocab.from_state(state["chars"]), Vocab(state["tags"], unk=None),
-                   bool(state["lowercase"]), lexicon)
+                   bool(state["lowercase"]), lexicon, aux)
 
     def word_counts(self, sentences: list[Sentence]) -> Counter:
         return Counter(self.word_id(w) for s in sentences for w in s.words)
@@ -88,15 +96,19 @@ class Encoding:
             return self.unseen_id
         return found
 
-    def encode(self, sentence: Sentence) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(word ids, form ids, tag ids) of one sentence; tag ids are 0 where it has no tags."""
+    def encode(self, sentence: Sentence) -> tuple[torch.Tensor, ...]:
+        """(word ids, form ids, tag ids) of one sentence; tag ids are 0 where it has no tags. A
+        sentence read with auxiliary columns also gets their ids, [words, columns]."""
         words = torch.tensor([self.word_id(w) for w in sentence.words])
         forms = torch.tensor([self.form_id(w) for w in sentence.words])
         if sentence.tags is None or any(t is None for t in sentence.tags):
             tags = torch.zeros(len(words), dtype=torch.long)
         else:
             tags = torch.tensor([self.tag_id(t) for t in sentence.tags])
-        return words, forms, tags
+        if not (self.aux and sentence.aux):
+            return words, forms, tags
+        aux = [[vocab.ids.get(v, IGNORED) for v in sentence.aux[name]] for name, vocab in self.aux.items()]
+        return words, forms, tags, torch.tensor(aux, dtype=torch.long).reshape(len(aux), len(words)).T
 
     def collate(self, examples: list) -> dict[str, torch.Tensor]:
         forms = pad_sequence([e[1] for e in examples], batch_first=True)
@@ -109,6 +121,8 @@ class Encoding:
                  "char_index": char_index,
                  "lengths": torch.tensor([len(e[0]) for e in examples]),
                  "tags": pad_sequence([e[2] for e in examples], batch_first=True)}
+        if len(examples[0]) > 3:  # sentences read with their auxiliary columns (training and dev)
+            batch["aux_tags"] = pad_sequence([e[3] for e in examples], batch_first=True, padding_value=IGNORED)
         if self.lexicon is not None:  # rows of the distinct forms, like chars: char_index places them
             batch["lexicon"] = self.lexicon.rows([self.form_lexicon[i] for i in distinct])
         return batch

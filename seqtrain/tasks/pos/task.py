@@ -24,7 +24,7 @@ from seqtrain.data.vectors import init_matrix, load_vectors, run_cache, train_wo
 from seqtrain.models.layers import embedding
 from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, lexicon_layer, mask_of
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
-from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, parse_conllu, read_tagged
+from seqtrain.tasks.pos.conll import AUX_COLUMNS, TAG_COLUMNS, Sentence, parse_conllu, read_tagged
 from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
 from seqtrain.tasks.pos.tagging import encoder_states, tag, tag_lines, tag_tokens
@@ -44,6 +44,9 @@ class DataConfig:
     dev: str = opt("", "dev sentences; empty: hold out dev_fraction of train by a seeded split", path=True)
     format: Literal["auto", "conllu", "wordtag", "tsv"] = opt("auto", "file format (auto: .conllu by name, else guessed from the first line)")
     tag_column: Literal["upos", "xpos"] = opt("upos", "CoNLL-U column to learn")
+    aux_tags: list[Literal["xpos", "feats", "deprel"]] = opt([], "other CoNLL-U columns the tagger also learns to "
+                                                              "predict from the same states (multi-task learning; "
+                                                              "only data.tag_column is output), e.g. [xpos, feats]")
     dev_fraction: float = opt(0.1, "share of train held out as dev when data.dev is empty", min=0, max=0.9)
     split_seed: int = opt(1, "seed of the train/dev split")
     max_train: int = opt(0, "use only the first N training sentences (0: all)", min=0)
@@ -72,6 +75,7 @@ class ModelConfig(RNNConfig):
     char_hidden: int = opt(50, "char BiLSTM units per direction, or CNN filters", min=1)
     char_kernel: int = opt(3, "CNN: characters per filter", min=1)
     lexicon_dim: int = opt(16, "lexicon feature size (with data.lexicon)", min=1)
+    aux_weight: float = opt(1.0, "weight of each data.aux_tags output's loss beside the tags' loss", min=0)
     input_dropout: float = opt(0.33, "dropout on the word+char features", min=0, max=1)
     output_dropout: float = opt(0.33, "dropout on the encoder output", min=0, max=1)
     word_dropout: float = opt(0.0, "alpha: in training a word seen c times reads as UNK with chance "
@@ -110,10 +114,11 @@ class PosTask(Task):
     def for_training(cls, cfg: PosConfig, paths: dict, workdir) -> tuple["PosTask", Splits]:
         d = cfg.data
         lexicon = build_lexicon(cfg, paths)  # first: a lexicon package not installed stops before any reading
+        check_aux_tags(d)
         start = cfg.model.init_from
         pretrained = starting_point(start, "pos", "a tagger", asdict(cfg.model)) if start else None
         train, dev = read_sentences(cfg, paths)
-        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon)
+        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon, tuple(d.aux_tags))
         if pretrained is not None:
             encoding = started_encoding(encoding, pretrained, start)
         shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
@@ -138,7 +143,7 @@ class PosTask(Task):
 
     def read_examples(self, path: Path) -> list:
         d = self.cfg.data
-        return [self.encoding.encode(s) for s in read_tagged(path, d.format, d.tag_column)]
+        return [self.encoding.encode(s) for s in read_tagged(path, d.format, d.tag_column, tuple(d.aux_tags))]
 
     # ---------------------------------------------------------------- model
     def build_model(self) -> nn.Module:
@@ -151,7 +156,8 @@ class PosTask(Task):
                  + (m.lexicon_dim if lexicon is not None else 0))
         model = Tagger(words, chars, build_recurrent(m, width), len(e.tags),
                        input_dropout=m.input_dropout, output_dropout=m.output_dropout,
-                       crf=m.decoder == "crf", unk_id=e.words.unk_id, lexicon=lexicon)
+                       crf=m.decoder == "crf", unk_id=e.words.unk_id, lexicon=lexicon,
+                       aux_sizes=tuple(len(v) for v in e.aux.values()), aux_weight=m.aux_weight)
         if self.vectors is not None:
             with torch.no_grad():
                 model.words.weight.copy_(self.vectors)
@@ -175,7 +181,7 @@ class PosTask(Task):
 
     # ---------------------------------------------------------------- metrics
     def evaluate_batch(self, model, batch) -> dict:
-        inputs = {k: v for k, v in batch.items() if k != "tags"}
+        inputs = {k: v for k, v in batch.items() if k not in ("tags", "aux_tags")}
         scores = model(**inputs)
         gold, mask = batch["tags"], mask_of(batch["lengths"], scores.shape[1])
         predicted = model.decode(scores, mask)
@@ -255,12 +261,21 @@ def read_sentences(cfg: PosConfig, paths: dict) -> tuple[list[Sentence], list[Se
     if d.train == PKU_1998:
         train = parse_conllu(*train_lines(d.train, paths), d.tag_column)
     else:
-        train = read_tagged(paths["train"], d.format, d.tag_column)
+        train = read_tagged(paths["train"], d.format, d.tag_column, tuple(d.aux_tags))
     if "dev" in paths:
-        dev = read_tagged(paths["dev"], d.format, d.tag_column)
+        dev = read_tagged(paths["dev"], d.format, d.tag_column, tuple(d.aux_tags))
     else:
         train, dev = seeded_split(train, d.dev_fraction, d.split_seed)
     return (train[:d.max_train] if d.max_train else train), dev
+
+
+def check_aux_tags(d: DataConfig) -> None:
+    if d.tag_column in d.aux_tags:
+        raise UserError(f"data.aux_tags: {d.tag_column} is data.tag_column, the tags the tagger outputs")
+    if len(set(d.aux_tags)) < len(d.aux_tags):
+        raise UserError(f"data.aux_tags: a column is named twice ({', '.join(d.aux_tags)})")
+    if d.aux_tags and d.train == PKU_1998:
+        raise UserError("data.aux_tags: the pku-1998 corpus has no column but its own part-of-speech tags")
 
 
 def started_encoding(encoding: Encoding, pretrained: dict, spec: str) -> Encoding:
@@ -276,18 +291,21 @@ def started_encoding(encoding: Encoding, pretrained: dict, spec: str) -> Encodin
                         f"({pretrained['config']['data'].get('lexicon') or 'none'}); set the same one here")
     return Encoding(extended(encoding.words, Vocab.entries(theirs["words"])),
                     extended(encoding.chars, Vocab.entries(theirs["chars"])),
-                    encoding.tags, encoding.lowercase, encoding.lexicon)
+                    encoding.tags, encoding.lowercase, encoding.lexicon, encoding.aux)
 
 
 def pretrained_weights(model: nn.Module, pretrained: dict, encoding: Encoding) -> dict:
     """model.init_from's weights in this model's places: word and character rows by entry; the output
-    layer (and CRF) only where the pretrained model predicts these same tags."""
+    layer (and CRF) only where the pretrained model predicts these same tags, the auxiliary outputs
+    only where they are these same columns and values."""
     theirs = pretrained["task_state"]
     vocabs = {"words.weight": (Vocab.entries(theirs["words"]), encoding.words)}
     if "chars.embed.weight" in pretrained["model"]:
         vocabs["chars.embed.weight"] = (Vocab.entries(theirs["chars"]), encoding.chars)
     same_tags = list(theirs["tags"]) == encoding.tags.to_list()
     output = () if same_tags else tuple(k for k in pretrained["model"] if k.startswith(("out.", "crf.")))
+    same_aux = theirs.get("aux_tags", {}) == {name: vocab.to_list() for name, vocab in encoding.aux.items()}
+    output += () if same_aux else tuple(k for k in pretrained["model"] if k.startswith("aux_out."))
     return initial_weights(model.state_dict(), pretrained["model"], vocabs, keep_fresh=output)
 
 
