@@ -218,8 +218,17 @@ def test_jiebas_dictionary_marks_the_longest_words_starting_and_ending_at_each_c
 
 def test_jiebas_cut_is_a_b_i_e_s_column():
     pytest.importorskip("jieba")
-    from seqtrain.tasks.tokenize.features import JIEBA_BIES, build_vocabs, char_features
+    from seqtrain.tasks.tokenize.features import CUT_BIES, build_vocabs, char_features
 
     chars, _ = build_vocabs(["我爱北京"], 1, None)
     features = char_features("我爱北京", chars, None, use_jieba=True)
-    assert [JIEBA_BIES[i] for i in features[:, 2].tolist()] == ["S", "S", "B", "E"]
+    assert [CUT_BIES[i] for i in features[:, 2].tolist()] == ["S", "S", "B", "E"]
+
+
+def test_segtoks_cut_is_a_b_i_e_s_column_with_contractions_split():
+    from seqtrain.tasks.tokenize.features import CUT_BIES, build_vocabs, char_features
+
+    text = "I can't go. Mail bob@aol.com today."
+    chars, _ = build_vocabs([text], 1, None)
+    cut = "".join(CUT_BIES[i] for i in char_features(text, chars, None, use_jieba=False, use_segtok=True)[:, 2].tolist())
+    assert cut == "SSBEBIESBESSBIIESBIIIIIIIIIESBIIIES"

@@ -1,7 +1,8 @@
 """What the tokenizer reads at each character: the character itself, its class (so that a script
 or symbol training never saw still reads as letter, digit or punctuation), and optionally the
-character bigram starting there, the word boundaries of jieba's own cut (Chinese), and the longest
-words of jieba's dictionary that start and end there (every candidate word, not only the cut's)."""
+character bigram starting there, the word boundaries of jieba's own cut (Chinese), the longest
+words of jieba's dictionary that start and end there (every candidate word, not only the cut's), and
+the token boundaries of segtok's own cut (English)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ CLASSES = ["<pad>", "space", "newline", "upper", "lower", "letter", "digit", "op
            "end_punct", "quote", "dash", "punct", "symbol", "other"]
 CLASS_IDS = {c: i for i, c in enumerate(CLASSES)}
 END_PUNCT = set(".!?。！？…")
-JIEBA_BIES = ["<pad>", "B", "I", "E", "S"]  # begins, inside, ends, or is a one-character word
+CUT_BIES = ["<pad>", "B", "I", "E", "S"]  # a library's cut: begins, inside, ends, or is a one-character word
 # the longest dictionary word starting at a character and the longest ending there: no word of two or
 # more characters, 2, 3, 4, or 5 and more characters; one id per pair, after the pad id
 DICT_LENGTHS = 5
@@ -74,6 +75,23 @@ def jieba_bies(text: str) -> list[int]:
     return (out + [4] * len(text))[:len(text)]  # (jieba keeps every character; this is only a guard)
 
 
+def segtok_bies(text: str) -> list[int]:
+    """segtok's tokens (its sentence splitter, web tokenizer and contraction splits: ca n't) as one
+    B/I/E/S id per character (an input feature only); whitespace reads as S."""
+    from segtok.segmenter import split_multi
+    from segtok.tokenizer import split_contractions, web_tokenizer
+
+    out, at = [4] * len(text), 0
+    for sentence in split_multi(text):
+        for token in split_contractions(web_tokenizer(sentence)):
+            found = text.find(token, at)
+            if found < 0 or not token.strip():  # (segtok keeps the text's characters: only a guard)
+                continue
+            at = found + len(token)
+            out[found:at] = [4] if len(token) == 1 else [1] + [2] * (len(token) - 2) + [3]
+    return out
+
+
 def jieba_dictionary_words(text: str) -> list[int]:
     """Per character, one id for the lengths of the longest word of jieba's dictionary (up to
     LONGEST_LOOKUP characters are looked up) that starts there and of the longest that ends there."""
@@ -91,9 +109,9 @@ def jieba_dictionary_words(text: str) -> list[int]:
 
 
 def char_features(text: str, chars: Vocab, bigram_vocab: Vocab | None, use_jieba: bool,
-                  use_jieba_dictionary: bool = False) -> torch.Tensor:
-    """[len(text), features] ids: character, class, then bigram, jieba's cut and jieba's dictionary
-    words when configured."""
+                  use_jieba_dictionary: bool = False, use_segtok: bool = False) -> torch.Tensor:
+    """[len(text), features] ids: character, class, then bigram, jieba's cut, jieba's dictionary
+    words and segtok's cut when configured."""
     columns = [[chars.ids.get(c, chars.unk_id) for c in text], [char_class(c) for c in text]]
     if bigram_vocab is not None:
         columns.append([bigram_vocab.ids.get(b, bigram_vocab.unk_id) for b in bigrams(text)])
@@ -101,4 +119,6 @@ def char_features(text: str, chars: Vocab, bigram_vocab: Vocab | None, use_jieba
         columns.append(jieba_bies(text))
     if use_jieba_dictionary:
         columns.append(jieba_dictionary_words(text))
+    if use_segtok:
+        columns.append(segtok_bies(text))
     return torch.tensor(columns, dtype=torch.long).T.contiguous()

@@ -26,7 +26,7 @@ from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Task
 from seqtrain.tasks.init_from import extended, initial_weights, starting_point
 from seqtrain.tasks.shared import RNNConfig, build_recurrent
 from seqtrain.tasks.tokenize.document import Paragraph, Sentence, conllu_lines, read_document, read_split
-from seqtrain.tasks.tokenize.features import CLASSES, DICT_IDS, JIEBA_BIES, build_vocabs, char_features
+from seqtrain.tasks.tokenize.features import CLASSES, CUT_BIES, DICT_IDS, build_vocabs, char_features
 from seqtrain.tasks.tokenize.labels import NUM_LABELS, MultiwordSplitter, decode, paragraph_labels, split_at_marks
 from seqtrain.tasks.tokenize.score import f1_scores, score_counts
 
@@ -61,6 +61,8 @@ class ModelConfig(RNNConfig):
     jieba_dim: int = opt(0, "embedding size of jieba's own cut as a B/I/E/S feature, for Chinese (0: off)", min=0)
     jieba_dict_dim: int = opt(0, "embedding size of the lengths of the longest words of jieba's dictionary that "
                                  "start and end at each character, for Chinese (0: off)", min=0)
+    segtok_dim: int = opt(0, "embedding size of segtok's own cut (web tokenizer, contractions split) as a "
+                             "B/I/E/S feature, for English (0: off)", min=0)
     input_dropout: float = opt(0.1, "dropout on the character features", min=0, max=1)
     output_dropout: float = opt(0.2, "dropout on the encoder output", min=0, max=1)
     init_from: str = opt("", "a tokenize run directory or checkpoint to start from (fine-tuning): its weights, and "
@@ -121,7 +123,7 @@ class TokenizeTask(Task):
 
     def features(self, text: str) -> torch.Tensor:
         m = self.cfg.model
-        return char_features(text, self.chars, self.bigrams, m.jieba_dim > 0, m.jieba_dict_dim > 0)
+        return char_features(text, self.chars, self.bigrams, m.jieba_dim > 0, m.jieba_dict_dim > 0, m.segtok_dim > 0)
 
     def example(self, paragraph: Paragraph) -> tuple:
         """(features, labels, code points, multiword marks) of one run of text."""
@@ -136,9 +138,11 @@ class TokenizeTask(Task):
         if self.bigrams is not None:
             sizes.append((len(self.bigrams), m.bigram_dim))
         if m.jieba_dim:
-            sizes.append((len(JIEBA_BIES), m.jieba_dim))
+            sizes.append((len(CUT_BIES), m.jieba_dim))
         if m.jieba_dict_dim:
             sizes.append((DICT_IDS, m.jieba_dict_dim))
+        if m.segtok_dim:
+            sizes.append((len(CUT_BIES), m.segtok_dim))
         model = CharLabeller(sizes, build_recurrent(m, sum(d for _, d in sizes)), NUM_LABELS,
                              input_dropout=m.input_dropout, output_dropout=m.output_dropout)
         if self.pretrained is not None:
