@@ -114,3 +114,9 @@ def test_a_tagger_started_from_one_without_aux_outputs_keeps_its_encoder_and_get
     cfg = load_config(TOY, [f"model.init_from={aux_tagger}", "train.threads=1"])
     task, _ = PosTask.for_training(cfg, resolve_paths(cfg.data, data_root(), "data"), tmp_path)
     assert not any(k.startswith("aux_out.") for k in task.build_model().state_dict())
+
+
+def test_aux_tags_with_the_pku_corpus_is_one_line(tmp_path):
+    result = cli("train", TOY, "--run-dir", tmp_path / "run", "-o", "data.train=pku-1998", "-o", "data.aux_tags=[xpos]")
+    assert_user_error(result, "data.aux_tags", "pku-1998")
+    assert not (tmp_path / "run").exists()
