@@ -159,12 +159,21 @@ def save_states(states: dict[str, torch.Tensor], path: Path) -> None:
         raise UserError(f"--states {path}: cannot write: {e.strerror or e}") from None
 
 
+def stored_vocab_sizes(state: dict) -> dict[str, int]:
+    """Entries of each vocabulary a task state stores, also one level down (aux_tags.xpos, lexicon.tags)."""
+    sizes = {k: len(Vocab.entries(v)) for k, v in state.items() if Vocab.looks_stored(v)}
+    for key, inner in state.items():
+        if isinstance(inner, dict):
+            sizes.update({f"{key}.{k}": len(Vocab.entries(v)) for k, v in inner.items() if Vocab.looks_stored(v)})
+    return sizes
+
+
 def checkpoint_info(checkpoint: str | Path) -> dict:
     """What a checkpoint holds, as plain data; whether its weights fit its model, and are finite."""
     ckpt = load_checkpoint(checkpoint, require=MODEL_KEYS)
     cfg = config_from_dict(ckpt["config"], source=f"{checkpoint} (stored config)")
     params = sum(v.numel() for v in ckpt["model"].values())
-    vocab = {k: len(Vocab.entries(v)) for k, v in ckpt["task_state"].items() if Vocab.looks_stored(v)}
+    vocab = stored_vocab_sizes(ckpt["task_state"])
     try:
         model_from_checkpoint(ckpt, checkpoint)
         usable = "yes"

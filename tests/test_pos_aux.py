@@ -1,6 +1,7 @@
 """Auxiliary outputs (`data.aux_tags`): the tagger also learns other CoNLL-U columns (XPOS, FEATS,
 DEPREL) from the same encoder states, and outputs only its own tags."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,10 @@ def test_aux_tags_with_the_pku_corpus_is_one_line(tmp_path):
     result = cli("train", TOY, "--run-dir", tmp_path / "run", "-o", "data.train=pku-1998", "-o", "data.aux_tags=[xpos]")
     assert_user_error(result, "data.aux_tags", "pku-1998")
     assert not (tmp_path / "run").exists()
+
+
+def test_info_counts_each_auxiliary_columns_values(aux_tagger):
+    result = cli("info", aux_tagger, "--json")
+    assert result.code == 0, result.err
+    values = load_checkpoint(aux_tagger)["task_state"]["aux_tags"]["xpos"]
+    assert json.loads(result.out)["vocab_sizes"]["aux_tags.xpos"] == len(values) > 5
