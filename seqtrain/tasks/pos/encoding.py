@@ -2,8 +2,8 @@
 
 `Encoding` holds the three vocabularies (words, characters, tags; built from training data only), and
 one per auxiliary column (data.aux_tags), and turns a sentence into word ids, form ids and tag ids
-once. Each distinct word form gets one id and one character tensor (and, with a lexicon, one lexicon row), so a batch runs the character encoder and
-the lexicon layer once per distinct form.
+once. Each distinct word form gets one id and one character tensor (and, with a lexicon, one lexicon
+row), so a batch runs the character encoder and the lexicon layer once per distinct form.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from functools import lru_cache
 import torch
 
 from seqtrain.core.vocab import Vocab
+from seqtrain.tasks.tokenize.library import segtok_cut
 
 CLASSES = ["<pad>", "space", "newline", "upper", "lower", "letter", "digit", "open", "close",
            "end_punct", "quote", "dash", "punct", "symbol", "other"]
@@ -78,17 +79,11 @@ def jieba_bies(text: str) -> list[int]:
 def segtok_bies(text: str) -> list[int]:
     """segtok's tokens (its sentence splitter, web tokenizer and contraction splits: ca n't) as one
     B/I/E/S id per character (an input feature only); whitespace reads as S."""
-    from segtok.segmenter import split_multi
-    from segtok.tokenizer import split_contractions, web_tokenizer
-
-    out, at = [4] * len(text), 0
-    for sentence in split_multi(text):
-        for token in split_contractions(web_tokenizer(sentence)):
-            found = text.find(token, at)
-            if found < 0 or not token.strip():  # (segtok keeps the text's characters: only a guard)
-                continue
-            at = found + len(token)
-            out[found:at] = [4] if len(token) == 1 else [1] + [2] * (len(token) - 2) + [3]
+    out = [4] * len(text)
+    for sentence in segtok_cut(text):
+        for token in sentence.tokens:
+            size = len(token.form)
+            out[token.start:token.start + size] = [4] if size == 1 else [1] + [2] * (size - 2) + [3]
     return out
 
 

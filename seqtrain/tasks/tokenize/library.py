@@ -56,15 +56,20 @@ def whitespace_sentences(text: str) -> list[Sentence]:
     return sentences_of(text, [text], str.split)
 
 
-def segtok_sentences(text: str) -> list[Sentence]:
-    """segtok's sentence splitter and web tokenizer; its contraction splits (ca n't) become the
-    words of a multiword token, as UD English writes them."""
+def segtok_cut(text: str) -> list[Sentence]:
+    """segtok's sentence splitter and web tokenizer, contractions split (ca, n't: two tokens)."""
     try:
         from segtok.segmenter import split_multi
         from segtok.tokenizer import split_contractions, web_tokenizer
     except ImportError:
         raise UserError("the segtok tokenizer needs the segtok package: pip install segtok") from None
-    sentences = sentences_of(text, split_multi(text), lambda s: split_contractions(web_tokenizer(s)))
+    return sentences_of(text, split_multi(text), lambda s: split_contractions(web_tokenizer(s)))
+
+
+def segtok_sentences(text: str) -> list[Sentence]:
+    """segtok_cut, its contraction splits (ca n't) the words of a multiword token, as UD English
+    writes them."""
+    sentences = segtok_cut(text)
     for sentence in sentences:
         sentence.tokens = join_contractions(sentence.tokens)
     return sentences
