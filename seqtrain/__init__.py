@@ -1,3 +1,17 @@
-"""seqtrain: train and use recurrent sequence models from the command line."""
+"""seqtrain: train and use recurrent sequence models (taggers, tokenizers, character models).
+
+    import seqtrain
+    tagger = seqtrain.load("runs/pos-toy")        # a run directory or a checkpoint file
+    print(tagger("The dog ate the apple."))        # The/DET dog/NOUN ate/VERB the/DET apple/NOUN ./PUNCT
+
+`load` gives a Tagger, Tokenizer, PoemWriter or plain Model by what the checkpoint's task can do;
+`train` runs a config in this process. Errors in what you give are `seqtrain.UserError`, with the
+one-line message the command line prints. Importing seqtrain imports no torch.
+"""
+
+from seqtrain.api import Model, Poem, PoemWriter, RunResult, Sentence, Sentences, Tagger, Token, Tokenizer, Word, load, train
+from seqtrain.core.errors import UserError
 
 __version__ = "0.1.0"
+__all__ = ["load", "train", "UserError", "Model", "Tagger", "Tokenizer", "PoemWriter", "Sentence", "Sentences",
+           "Token", "Word", "Poem", "RunResult", "__version__"]

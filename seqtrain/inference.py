@@ -19,6 +19,7 @@ from seqtrain.core.textfile import MAX_BYTES, decode, read_text
 from seqtrain.core.vocab import Vocab
 from seqtrain.tasks import TASKS, config_from_dict, load_config
 from seqtrain.tasks.base import PredictOptions, Prediction, Task
+from seqtrain.tasks.capabilities import HasCorpus, ReadsRawText, WritesPoems
 from seqtrain.training.evaluate import evaluate
 from seqtrain.training.state import MODEL_KEYS
 
@@ -78,31 +79,23 @@ def evaluate_raw(checkpoint: str | Path, data: str | Path | None = None, *, data
     lines, in their paragraphs) of FILE, or of the config's dev split, goes through the whole
     pipeline, and the result is scored against the gold tokens, sentences, words and tags with the
     CoNLL 2018 shared task's alignment."""
-    from seqtrain.tasks.tokenize.document import read_document
-    from seqtrain.tasks.tokenize.score import f1_scores, score_counts
-
     task, model, ckpt = load_model(checkpoint, check_device(device, "--device"))
-    if not task.reads_raw_text:
+    if not isinstance(task, ReadsRawText):
         raise UserError(f"{checkpoint}: a {ckpt['task']} model does not read raw text; --raw needs a tagger or a tokenizer")
     root = data_root(data_dir)
     if data is None:
         gold = task.gold_dev_paragraphs(resolve_paths(task.cfg.data, root, "data"))
     else:
-        gold = read_document(resolve_data_path(str(data), root, "DATA", as_given=True), task.gold_tag_column())
+        gold = task.read_gold(resolve_data_path(str(data), root, "DATA", as_given=True))
     if not gold:
         raise UserError(f"{data or 'dev split'}: no sentences found (expected CoNLL-U with # text lines)")
     started = time.perf_counter()
     system = task.analyze(model, [p.text for p in gold], batch_size)
     seconds = time.perf_counter() - started
-    gold_sentences = [s for p in gold for s in p.sentences]
-    system_sentences = [s for p in system for s in p]
-    metrics = f1_scores(score_counts(gold_sentences, system_sentences))
-    tagged = any(t for s in system_sentences for token in s.tokens for t in token.tags)
-    if not tagged:
-        metrics = {k: v for k, v in metrics.items() if not k.startswith("upos")}
-    words = sum(len(s.words) for s in system_sentences)
+    metrics = task.raw_text_scores(gold, system)
+    words = sum(len(s.words) for p in system for s in p)
     return {"checkpoint": str(checkpoint), "data": f"{data or 'dev split of the run config'} (raw text)",
-            "examples": len(gold_sentences),
+            "examples": sum(len(p.sentences) for p in gold),
             "metrics": metrics | {"words_per_second": words / max(seconds, 1e-9)}, "tables": []}
 
 
@@ -191,7 +184,7 @@ def checkpoint_info(checkpoint: str | Path) -> dict:
 def generate_poems(checkpoint: str | Path, request, device: str = "cpu") -> dict:
     """What `seqtrain generate-poem` does: load, check the task writes poems, generate, time it."""
     task, model, ckpt = load_model(checkpoint, check_device(device, "--device"))
-    if not task.writes_poems:
+    if not isinstance(task, WritesPoems):
         raise UserError(f"{checkpoint}: a {ckpt['task']} checkpoint cannot write poems; "
                         f"generate-poem needs a poetry language model (e.g. trained with configs/tang.yaml)")
     started = time.perf_counter()
@@ -203,8 +196,6 @@ def generate_poems(checkpoint: str | Path, request, device: str = "cpu") -> dict
 def evaluate_written_poems(path: str | Path, reference: str | Path, *, data_dir=None, **request) -> dict:
     """What `seqtrain eval-poems` does: the poems in PATH beside the corpus of a poetry config or
     checkpoint (its training split for copied lines, its validation split for real poems)."""
-    from seqtrain.tasks.tang.poem_eval import evaluate_poems
-
     reference = Path(reference)
     if reference.suffix in (".yaml", ".yml"):
         cfg = load_config(reference)
@@ -212,11 +203,11 @@ def evaluate_written_poems(path: str | Path, reference: str | Path, *, data_dir=
         cfg = config_from_dict(load_checkpoint(reference, require=("config",))["config"],
                                source=f"{reference} (stored config)")
     task = TASKS[cfg.task]
-    if not task.has_corpus:
+    if not issubclass(task, HasCorpus):
         raise UserError(f"{reference}: a {cfg.task} run has no poem corpus to compare with; "
                         f"give a poetry config or checkpoint (e.g. configs/tang.yaml)")
     train, valid, _ = task.corpus(cfg, resolve_paths(cfg.data, data_root(data_dir), "data"))
-    return evaluate_poems(Path(path), train, valid, **request)
+    return task.score_written(Path(path), train, valid, **request)
 
 
 def dumps(obj) -> str:

@@ -4,7 +4,8 @@ A task is one module (or subpackage) under seqtrain/tasks/ with a subclass of `T
 `seqtrain.tasks.TASKS[cfg.task]` is the only place a task name is looked up. A task object is built
 one of two ways, explicitly: `for_training` reads the training data and builds vocabularies from
 it; `from_state` rebuilds the task a checkpoint describes. The trainer and inference call only the
-methods below; optional capabilities are declared as class attributes, never probed.
+methods below; what only some tasks do is a capability class they inherit too
+(`seqtrain.tasks.capabilities`), never a flag.
 """
 
 from __future__ import annotations
@@ -53,15 +54,11 @@ class Task:
     """The contract. Subclasses set `Config` and `monitor` and implement every method that raises."""
 
     Config: ClassVar[type]                  # the task's seqtrain.core.config.Config subclass
-    monitor: ClassVar[tuple[str, str]]      # default metric for best.pt / early stopping, "max" or "min"
+    goals: ClassVar[dict[str, str]]         # each metric the task reports: "max" (higher is better) or "min"
+    monitor: ClassVar[str]                  # the metric that picks best.pt and stops early, unless train.monitor
 
-    # optional capabilities
     sequential: bool = False                # training batches follow one another in order, unshuffled,
                                             # and the task carries state across them (carried_state)
-    writes_poems: ClassVar[bool] = False    # generate(model, request) -> poem records
-    has_corpus: ClassVar[bool] = False      # corpus(paths) -> (training texts, validation texts)
-    reads_raw_text: ClassVar[bool] = False  # analyze(model, paragraphs) -> each paragraph's sentences of
-                                            # tokens, words (and tags): what `evaluate --raw` scores
     output_formats: ClassVar[tuple[str, ...]] = ("text", "json")  # what `predict --output-format` offers
 
     def __init__(self, cfg: Any) -> None:
@@ -140,14 +137,6 @@ class Task:
         return []
 
     # ---------------------------------------------------------------- inference
-    def gold_tag_column(self) -> int:
-        """The CoNLL-U column (0-based) that `analyze`'s tags are scored against (reads_raw_text)."""
-        return 3
-
-    def gold_dev_paragraphs(self, paths: dict[str, Path]) -> list:
-        """The config's dev split as tokenize.document.Paragraphs with their gold tokens, words and
-        tags: what `evaluate --raw` scores when no file is given (reads_raw_text)."""
-        raise NotImplementedError
     def predict(self, model: nn.Module, inputs: list[str], options: PredictOptions) -> Prediction:
         """Predictions for raw input lines (`seqtrain predict`)."""
         raise NotImplementedError

@@ -61,7 +61,8 @@ def check_pair(pair, where: str) -> None:
 
 class HelloTask(Task):
     Config = HelloConfig
-    monitor = ("loss", "min")
+    goals = {"loss": "min", "accuracy": "max", "exact": "max"}
+    monitor = "loss"
 
     def __init__(self, cfg: HelloConfig, vocab: Vocab, shown: list[str]):
         super().__init__(cfg)

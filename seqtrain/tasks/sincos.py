@@ -59,7 +59,8 @@ def sample_phases(n: int, dev: bool, generator: torch.Generator) -> torch.Tensor
 
 class SinCosTask(Task):
     Config = SinCosConfig
-    monitor = ("mse", "min")
+    goals = {"loss": "min", "mse": "min"}
+    monitor = "mse"
 
     def __init__(self, cfg: SinCosConfig):
         super().__init__(cfg)

@@ -14,6 +14,7 @@ import torch
 from seqtrain.core.checkpoint import save_checkpoint
 from seqtrain.core.errors import Interrupted, UserError
 from seqtrain.distributed import world as distributed
+from seqtrain.tasks.base import Task
 from seqtrain.training.run_dir import write_file
 from seqtrain.training.state import Progress, TrainState, process_state
 
@@ -105,13 +106,13 @@ class BestTracker:
         return bool(self.patience) and p.bad_evals >= self.patience
 
 
-def monitored_metric(monitor: str, task_default: tuple[str, str]) -> tuple[str, str]:
-    """(metric, 'max' or 'min'): train.monitor if set (direction from its name), else the task's."""
-    name, mode = task_default
-    if monitor and monitor != name:
-        name = monitor
-        mode = "min" if any(w in name for w in ("loss", "mse", "perplexity", "error", "bits", "nats")) else "max"
-    return name, mode
+def monitored_metric(monitor: str, task: type[Task], key: str = "train.monitor") -> tuple[str, str]:
+    """(metric, 'max' or 'min'): train.monitor if set, else the task's choice; the direction is
+    the one the task declares for that metric."""
+    name = monitor or task.monitor
+    if name not in task.goals:
+        raise UserError(f"{key}: this task has no metric {name!r} (its metrics: {', '.join(task.goals)})")
+    return name, task.goals[name]
 
 
 class NanGuard:

@@ -97,7 +97,7 @@ def prepare(cfg: Config, options: RunOptions, run_dir: Path, device: torch.devic
                             f"(its vocabulary differs); start a new run instead of --resume")
         model = build_model(task, device)
         optimizer = make_optimizer(cfg.train, model)
-        monitor = monitored_metric(cfg.train.monitor, task.monitor)
+        monitor = monitored_metric(cfg.train.monitor, type(task))
         lr = LrPolicy(cfg.train, optimizer, len(splits.train) // world.size, monitor[1])
         scaler = torch.amp.GradScaler("cuda") if cfg.train.precision == "fp16" and device.type == "cuda" else None
         average = WeightAverage(model, cfg.train.average_decay) if cfg.train.average_decay else None

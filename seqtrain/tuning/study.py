@@ -128,7 +128,8 @@ def prepare(options: TuneOptions) -> Search:
             raise UserError(f"{options.space}: {coarse[0]}: the grid sampler needs choices, an int range "
                             f"or a float range with a step")
     resolve_paths(cfg.data, data_root(options.data_dir), "data")  # a missing corpus: before any study exists
-    metric, direction = monitored_metric(options.metric or cfg.train.monitor, TASKS[cfg.task].monitor)
+    metric, direction = monitored_metric(options.metric or cfg.train.monitor, TASKS[cfg.task],
+                                         "--metric" if options.metric else "train.monitor")
     direction = options.direction or direction
     study_dir = Path(options.root) / f"{cfg.name}-tune" / options.study
     return Search(raw, params, metric, direction, study_dir, options)

@@ -24,6 +24,7 @@ from seqtrain.data.vectors import init_matrix, load_vectors, run_cache, train_wo
 from seqtrain.models.layers import embedding
 from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, lexicon_layer, mask_of
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
+from seqtrain.tasks.capabilities import TagsText
 from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, parse_conllu, read_tagged
 from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
@@ -92,10 +93,11 @@ class PosConfig(Config):
     model: ModelConfig = section(ModelConfig, "the tagger")
 
 
-class PosTask(Task):
+class PosTask(TagsText, Task):
     Config = PosConfig
-    monitor = ("accuracy", "max")
-    reads_raw_text = True
+    goals = {"loss": "min", "accuracy": "max", "sentence_accuracy": "max", "known_accuracy": "max",
+             "unknown_accuracy": "max", "unknown_share": "min", "macro_f1": "max", "unseen_tag_tokens": "min"}
+    monitor = "accuracy"
     output_formats = ("text", "json", "conllu")
 
     def __init__(self, cfg: PosConfig, encoding: Encoding, shown: list[str], tokenizer: dict, *,
@@ -223,9 +225,10 @@ class PosTask(Task):
         return tag(model, self.encoding, sentences, batch_size)
 
     def analyze(self, model, paragraphs: list[str], batch_size: int = 64,
-                tokenizer: dict | None = None) -> list[list[RawSentence]]:
+                pretokenized: bool = False) -> list[list[RawSentence]]:
         """Raw text -> the tokenizer's sentences, tokens and words, each word tagged."""
-        tokenize = tokenizer_from_state(tokenizer or self.tokenizer, model_device(model), batch_size)
+        tokenizer = {"name": "whitespace"} if pretokenized else self.tokenizer
+        tokenize = tokenizer_from_state(tokenizer, model_device(model), batch_size)
         return tag_tokens(model, self.encoding, tokenize(paragraphs), batch_size)
 
     def gold_tag_column(self) -> int:
@@ -241,8 +244,7 @@ class PosTask(Task):
             return self.predict_lines(model, inputs, options)
         if options.input_format not in ("text", "pretokenized"):
             raise UserError("--output-format conllu: give raw or pretokenized text (CoNLL-U input keeps its own layout)")
-        analyzed = self.analyze(model, input_paragraphs(inputs), options.batch_size,
-                                tokenizer=None if raw else {"name": "whitespace"})
+        analyzed = self.analyze(model, input_paragraphs(inputs), options.batch_size, pretokenized=not raw)
         prediction = tokenized_prediction(analyzed, options.output_format)
         if options.states:
             prediction.states = encoder_states(model, self.encoding, [Sentence(s.words) for p in analyzed for s in p])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -29,6 +29,7 @@ from seqtrain.data.vectors import init_matrix, run_cache, train_word2vec
 from seqtrain.models.layers import embedding
 from seqtrain.models.poem_lm import PoemLM
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
+from seqtrain.tasks.capabilities import HasCorpus, WritesPoems
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states, seeded_split
 import seqtrain.tasks.tang.poems as P
 from seqtrain.tasks.tang.generate import BATCH, PoemRequest, StartDoesNotFit, generate
@@ -88,11 +89,11 @@ class Chunk(NamedTuple):
     first: bool                    # the first chunk of its stream: start from a zero state
 
 
-class TangTask(Task):
+class TangTask(WritesPoems, HasCorpus, Task):
     Config = TangConfig
-    monitor = ("loss", "min")
-    writes_poems = True
-    has_corpus = True
+    goals = {"loss": "min", "bits_per_char": "min", "perplexity": "min", "unigram_nats": "min",
+             "bigram_nats": "min", "below_bigram": "max"}
+    monitor = "loss"
 
     def __init__(self, cfg: TangConfig, vocab: Vocab, filter_counts: dict, *, pretrained: torch.Tensor | None = None):
         super().__init__(cfg)
@@ -113,6 +114,12 @@ class TangTask(Task):
         poems = select(cfg, [poem for f in files for poem in P.read_json_poems(f)], counts)
         train, valid = seeded_split(poems, d.valid_fraction, d.split_seed, keep_one=True)
         return train, valid, counts
+
+    @classmethod
+    def score_written(cls, path: Path, train: list[P.Poem], valid: list[P.Poem], **request) -> dict:
+        from seqtrain.tasks.tang.poem_eval import evaluate_poems
+
+        return evaluate_poems(path, train, valid, **request)
 
     @classmethod
     def for_training(cls, cfg: TangConfig, paths: dict, workdir) -> tuple["TangTask", Splits]:
@@ -207,12 +214,32 @@ class TangTask(Task):
         return [cross_entropy_table(self.metrics(totals), self.bigram_k)]
 
     # ---------------------------------------------------------------- writing poems
+    @classmethod
+    def poem_request(cls, options: dict) -> PoemRequest:
+        given = {k: v for k, v in options.items() if v is not None}
+        unknown = sorted(set(given) - {f.name for f in fields(PoemRequest)})
+        if unknown:
+            raise UserError(f"{unknown[0]}: not a poem option (options: {', '.join(f.name for f in fields(PoemRequest))})")
+        request = PoemRequest(**given)
+        request.check()
+        return request
+
     def generate(self, model, request: PoemRequest) -> list[dict]:
         """request.num poems, written BATCH side by side at a time (poem i still uses seed + i)."""
         request.check()
         return [poem for first in range(0, request.num, BATCH) for poem in generate(
             model, self.vocab, replace(request, seed=request.seed + first, num=min(BATCH, request.num - first)),
             bos=BOS, eos=EOS, specials=set(SPECIALS), unk=UNK)]
+
+    def nats_per_char(self, model, texts: list[str]) -> float:
+        """Cross-entropy of each text as a whole poem (its end included), in nats per character."""
+        examples = [Encoded(torch.tensor(self.encode(P.normalise(t)))) for t in texts if P.normalise(t)]
+        if not examples:
+            raise UserError("no text to score: give some, e.g. 床前明月光")
+        batch = {k: v.to(model_device(model)) for k, v in self.collate(examples).items()}
+        with torch.no_grad():
+            sums = self.evaluate_batch(model, batch)
+        return float(sums["loss_sum"]) / float(sums["chars"])
 
     def epoch_report(self, model) -> str:
         return "sample: " + sample_poems(self, model, 1)[0]

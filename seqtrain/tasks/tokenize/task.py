@@ -23,10 +23,12 @@ from seqtrain.core.vocab import Vocab
 from seqtrain.data.pku_1998 import PKU_1998
 from seqtrain.models.char_labeller import CharLabeller
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Task
+from seqtrain.tasks.capabilities import Tokenizes
 from seqtrain.tasks.init_from import extended, initial_weights, starting_point
 from seqtrain.tasks.shared import RNNConfig, build_recurrent
 from seqtrain.tasks.tokenize.document import Paragraph, Sentence, conllu_lines, read_document, read_split
 from seqtrain.tasks.tokenize.features import CLASSES, CUT_BIES, DICT_IDS, build_vocabs, char_features
+from seqtrain.tasks.tokenize.library import whitespace_sentences
 from seqtrain.tasks.tokenize.labels import NUM_LABELS, MultiwordSplitter, decode, paragraph_labels, split_at_marks
 from seqtrain.tasks.tokenize.score import f1_scores, score_counts
 
@@ -75,11 +77,12 @@ class TokenizeConfig(Config):
     model: ModelConfig = section(ModelConfig, "the character labeller")
 
 
-class TokenizeTask(Task):
+class TokenizeTask(Tokenizes, Task):
     Config = TokenizeConfig
-    monitor = ("words_f1", "max")
+    goals = {"loss": "min", "label_accuracy": "max"} | {f"{unit}_{score}": "max" for unit in ("tokens", "sentences", "words")
+                                                        for score in ("f1", "precision", "recall")}
+    monitor = "words_f1"
     output_formats = ("text", "json", "conllu")
-    reads_raw_text = True
 
     def __init__(self, cfg: TokenizeConfig, chars: Vocab, bigrams: Vocab | None, splitter: MultiwordSplitter, shown: str,
                  *, pretrained: dict | None = None):
@@ -201,7 +204,10 @@ class TokenizeTask(Task):
         labels = label_texts(model, [self.features(t) for t in paragraphs], paragraphs, batch_size)
         return [decode(text, ids, self.splitter) for text, ids in zip(paragraphs, labels)]
 
-    def analyze(self, model, paragraphs: list[str], batch_size: int = 64) -> list[list[Sentence]]:
+    def analyze(self, model, paragraphs: list[str], batch_size: int = 64,
+                pretokenized: bool = False) -> list[list[Sentence]]:
+        if pretokenized:
+            return [whitespace_sentences(p) for p in paragraphs]
         return self.tokenize(model, paragraphs, batch_size)
 
     def gold_dev_paragraphs(self, paths: dict) -> list[Paragraph]:
