@@ -31,7 +31,7 @@ def main() -> None:
     for run in args.runs.split(","):
         device, _, precision = run.partition(":")
         cfg = config(args.config, device, f"train.precision={precision or 'fp32'}", *args.override)
-        monitor = cfg.train.monitor or TASKS[cfg.task].monitor[0]
+        monitor = cfg.train.monitor or TASKS[cfg.task].monitor
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         with tempfile.TemporaryDirectory() as tmp:

@@ -50,3 +50,7 @@ def test_train_save_load_in_a_fresh_process_and_predict(name, tmp_path):
     scored = json.loads(seqtrain("evaluate", best, "--json"))["metrics"]
     for key, value in scored.items():
         assert value == pytest.approx(stored[key], rel=1e-5, abs=1e-6), key
+
+    # every metric the task reports declares whether higher is better (train.monitor and tune read it)
+    assert set(scored) <= set(TASKS[name].goals), set(scored) - set(TASKS[name].goals)
+    assert TASKS[name].monitor in scored

@@ -478,3 +478,14 @@ def test_ddp_processes_end_with_equal_weights(tmp_path):
     assert_tensors_equal(ranks[0], last["model"], "rank 0 vs last.pt")  # the recorded model is the trained one
     assert_tensors_equal(ranks[0], ranks[1], "rank 0 vs rank 1")
     assert math.isfinite(last["metrics"]["mse"]) and last["metrics"]["mse"] < 0.2  # it did train (0.04 here)
+
+
+def test_a_monitored_metric_goes_the_way_its_task_declares_not_the_way_its_name_suggests(tmp_path):
+    # unknown_share has no "loss" in its name, yet a smaller share of unknown words is what the POS task
+    # declares better; best.pt then follows the minimum
+    from seqtrain.tasks import TASKS
+    from seqtrain.training.parts import monitored_metric
+
+    assert monitored_metric("unknown_share", TASKS["pos"]) == ("unknown_share", "min")
+    assert monitored_metric("", TASKS["pos"]) == ("accuracy", "max")
+    assert monitored_metric("below_bigram", TASKS["tang"]) == ("below_bigram", "max")

@@ -15,7 +15,6 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
-PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 class Recurrent(nn.Module):

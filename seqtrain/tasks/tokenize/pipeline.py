@@ -40,7 +40,3 @@ def tokenizer_from_state(state: dict, device="cpu", batch_size: int = 64) -> Tok
     model.load_state_dict(state["model"])
     model.to(device).eval()
     return lambda paragraphs: task.tokenize(model, paragraphs, batch_size)
-
-
-def tokenizer_name(state: dict) -> str:
-    return state.get("source", state["name"])
