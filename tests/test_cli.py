@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from conftest import cli
 from seqtrain.tasks import config_from_dict
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,15 +30,18 @@ def test_every_command_has_help():
         assert done.returncode == 0 and "Usage" in done.stdout, command
 
 
-def test_train_then_predict_prints_ohlol(tmp_path):
-    done = run("train", "configs/hello.yaml", "--run-dir", tmp_path / "run")
-    assert done.returncode == 0, done.stderr
-    assert "hello -> ohlol" in done.stderr  # the per-epoch report
-    assert "training summary" in done.stdout
-    predicted = run("predict", tmp_path / "run" / "checkpoints" / "best.pt", "hello")
-    assert predicted.stdout.strip() == "ohlol"
-    info = run("info", tmp_path / "run" / "checkpoints" / "best.pt")
-    assert "hello" in info.stdout and "vocab chars" in info.stdout
+def test_train_prints_each_evaluations_report_and_a_summary(hello_config, tmp_path):
+    # training a hello run to "ohlol" and predicting it in a fresh process: test_every_task.py
+    done = cli("train", hello_config, "--run-dir", tmp_path / "run")
+    assert done.code == 0, done.err
+    assert "hello -> " in done.err  # the per-evaluation report: each shown input and its prediction
+    assert "training summary" in done.out
+
+
+def test_info_names_the_task_and_its_vocabulary(hello_run):
+    info = cli("info", hello_run)
+    assert info.code == 0, info.err
+    assert "hello" in info.out and "vocab chars" in info.out
 
 
 def test_bad_override_is_one_line_and_exit_2(tmp_path):
