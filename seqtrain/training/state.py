@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from seqtrain import __version__
+from seqtrain.core.version import __version__
 from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.data.batching import to_device
