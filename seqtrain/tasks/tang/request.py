@@ -116,9 +116,6 @@ def request_from_options(values: Mapping[str, Any]) -> PoemRequest:
     means not given: the field's default. Given explicitly, an empty text option or a --form/--lines
     of 0 is refused naming the option, as it would otherwise silently mean the default."""
     names = {f.name: f for f in dataclasses.fields(PoemRequest)}
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise TypeError(f"not fields of PoemRequest: {', '.join(unknown)}")
     given = {name: value for name, value in values.items() if value is not None}
     for name, hint in EMPTY_HINTS.items():
         if name in given and not str(given[name]).strip():
