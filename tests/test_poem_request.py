@@ -71,8 +71,10 @@ def test_a_rhyme_group_implies_rhyme_before_the_request_is_checked():
 
 # ---------------------------------------------------------------- the typed parts
 
-def test_the_automaton_asks_for_a_rhyme_at_rhyming_line_ends_only():
-    form = Form(PoemRequest(form=5, lines=4), "</s>", Verse(5, "ze", False, "尤", True), prosody.load_table())
+@pytest.mark.parametrize("first_rhymes, rhyming_ends", [(False, ["流", "樓"]), (True, ["盡", "流", "樓"])])
+def test_the_automaton_asks_for_a_rhyme_at_rhyming_line_ends_only(first_rhymes, rhyming_ends):
+    verse = Verse(5, "ze", first_rhymes, "尤", True)
+    form = Form(PoemRequest(form=5, lines=4), "</s>", verse, prosody.load_table())
     asked = []
     for char in "白日依山盡，黃河入海流。欲窮千里目，更上一層樓。":
         rules = [r for choice in form.allowed() for r in choice.rules]
@@ -80,7 +82,7 @@ def test_the_automaton_asks_for_a_rhyme_at_rhyming_line_ends_only():
             asked.append(char)
             assert RhymeOf("尤") in rules
         form.advance(char)
-    assert asked == ["流", "樓"]
+    assert asked == rhyming_ends
 
 
 def test_the_sampler_draws_only_allowed_tokens():
