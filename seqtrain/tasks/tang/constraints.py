@@ -4,7 +4,7 @@ into a vocabulary mask, and `describe` words it for an error line.
 Allowed is a tuple of Choices, any one of which may come next. A Choice is one kind of token (the end
 symbol, a mark, an acrostic head, any character, anything) and, for a character, the verse rules it
 must also keep (a tone, a rhyme group, the 三平尾 and 孤平 guards). All are frozen, so an Allowed is a
-key of the masks' cache. Imports no torch.
+key of the masks' cache. Needs no torch.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ next there (constraints.Allowed).
 Inside a line a character (the acrostic's head at a line's start), ， after odd lines and 。 after even
 ones, the end symbol after the last line. With a Verse (the plan of one regulated poem: width, 平起 or
 仄起, whether the first line rhymes, the rhyme group) a character also keeps its position's tone and
-rhyme rules. Imports no torch.
+rhyme rules. Needs no torch.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Each field of PoemRequest is declared with `opt`: its help text, range and, wher
 (core.fields.option_flags) and hand the values back to `request_from_options`. `check` holds every
 rule a request must keep before any model is loaded; what depends on the model's vocabulary (are the
 characters known, can the plan be met) is checked where the poems are written (generate.py, plans.py).
-Imports no torch.
+Needs no torch itself; importing it still runs seqtrain/tasks/__init__.py, which imports every task.
 """
 
 from __future__ import annotations
