@@ -49,7 +49,8 @@ def fitting_plans(request: PoemRequest, masks: Masks, eos: str, table: prosody.R
     widths = [request.form] if request.form else [start_width] if start_width else list(FORMS)
     patterns = ([request.pattern] if request.pattern else list(prosody.PATTERNS)) if request.tones else [None]
     firsts = [request.first_line_rhymes] if request.first_line_rhymes is not None else [False, True]
-    groups = [table.group_named(request.rhyme_group)] if request.rhyme_group else list(table.groups) if request.rhyme else [None]
+    groups = ([table.group_named(request.rhyme_group)] if request.rhyme_group
+              else list(table.groups) if request.rhyme else [None])
     n_lines = request.lines or (8 if len(request.acrostic) > 4 else 4 if request.acrostic else 8)
     plans: dict[Verse, list] = {}
     problems = []

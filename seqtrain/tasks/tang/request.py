@@ -45,7 +45,8 @@ class PoemRequest:
     # have (97-99%, eval-poems); at 1.0, 92-96%
     repetition_penalty: float = opt(1.3, "above 1 discourages repeating characters (1: off)",
                                     min=0, exclusive_min=True, max=100)
-    seed: int = opt(0, "same seed and options, same poems (poem i uses seed + i)", min=0, max=2**63 - 1 - MAX_POEMS)
+    seed: int = opt(0, "same seed and options, same poems (poem i uses seed + i)",
+                    min=0, max=2**63 - 1 - MAX_POEMS)
     num: int = opt(1, "how many poems", min=1, max=MAX_POEMS, flags=("--num", "-n"))
     max_chars: int = opt(120, "free writing stops after this many characters", min=1, max=10_000)
     rhyme: bool = opt(False, "rhyming line ends (even lines, and the first when the pattern rhymes it) from one "
