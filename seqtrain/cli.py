@@ -205,7 +205,8 @@ def generate_poem(
 ):
     """Write poems with a trained poetry model: a chosen form, acrostic or beginning, rhyme and tones, guaranteed."""
     from seqtrain.inference import dumps, generate_poems
-    from seqtrain.tasks.tang.generate import PoemRequest, format_poems
+    from seqtrain.tasks.tang.generate import format_poems
+    from seqtrain.tasks.tang.request import PoemRequest
 
     if acrostic == "":
         raise UserError("--acrostic: empty; give the line heads, e.g. --acrostic 春夏秋冬")

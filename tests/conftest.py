@@ -153,7 +153,7 @@ def lm():
 
 def write_poems(lm, **request) -> list[dict]:
     """Poems the `lm` fixture's model writes for a PoemRequest with these fields."""
-    from seqtrain.tasks.tang.generate import PoemRequest
+    from seqtrain.tasks.tang.request import PoemRequest
 
     task, model = lm
     return task.generate(model, PoemRequest(**request))

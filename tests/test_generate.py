@@ -11,7 +11,8 @@ import torch
 
 
 from seqtrain.core.errors import UserError
-from seqtrain.tasks.tang.generate import Form, PoemRequest
+from seqtrain.tasks.tang.form import Form
+from seqtrain.tasks.tang.request import PoemRequest
 from seqtrain.tasks.tang.poem_eval import form_valid
 from seqtrain.tasks.tang.poems import lines_of
 
@@ -96,7 +97,7 @@ def test_greedy_poem_is_the_stepwise_argmax_of_the_whole_prefix(lm):
     with torch.no_grad():
         logits, _ = model(ids[:, :-1])
     form = Form(PoemRequest(form=5, lines=4), "</s>")
-    from seqtrain.tasks.tang.generate import Masks
+    from seqtrain.tasks.tang.masks import Masks
 
     masks = Masks(task.vocab, "</s>", {"<pad>", "<unk>", "<s>", "</s>"})
     for t, target in enumerate(ids[0, 1:].tolist()):

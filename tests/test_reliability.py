@@ -342,7 +342,7 @@ def test_resuming_a_run_of_another_task_is_refused(tmp_path, hello_run):
 
 def test_a_checkpoint_given_to_a_command_for_another_task_is_refused(hello_run):
     from seqtrain.inference import generate_poems
-    from seqtrain.tasks.tang.generate import PoemRequest
+    from seqtrain.tasks.tang.request import PoemRequest
 
     with pytest.raises(UserError, match="a hello checkpoint cannot write poems; generate-poem needs a poetry"):
         generate_poems(hello_run, PoemRequest())

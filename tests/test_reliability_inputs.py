@@ -193,7 +193,8 @@ def test_nproc_below_one_is_refused(hello_config, nproc):
 
 def test_many_poems_are_written_in_bounded_batches_with_their_own_seeds(tang_run):
     from seqtrain.inference import generate_poems
-    from seqtrain.tasks.tang.generate import BATCH, PoemRequest
+    from seqtrain.tasks.tang.generate import BATCH
+    from seqtrain.tasks.tang.request import PoemRequest
 
     poems = generate_poems(tang_run, PoemRequest(form=5, lines=4, num=BATCH + 3, seed=7))["poems"]
     assert len(poems) == BATCH + 3 and [p["seed"] for p in poems] == list(range(7, 7 + BATCH + 3))

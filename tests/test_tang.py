@@ -15,7 +15,7 @@ from seqtrain.data.batching import epoch_batches
 from seqtrain.core.paths import data_root, resolve_paths
 from seqtrain.tasks import load_config
 from seqtrain.core.errors import UserError
-from seqtrain.tasks.tang.generate import PoemRequest
+from seqtrain.tasks.tang.request import PoemRequest
 from seqtrain.tasks.tang.poem_eval import figures, form_valid
 from seqtrain.tasks.shared import seeded_split
 from seqtrain.tasks.tang.task import TangTask

@@ -235,3 +235,12 @@ def test_without_form_each_poem_takes_five_or_seven_and_keeps_the_rules(lm):
         assert verdict["whole"] and verdict["rhymes"], p["poem"]
         widths.add(len(lines_of(p["poem"])[0]))
     assert widths == {5, 7}
+
+
+def test_start_and_acrostic_together_keep_form_heads_rhyme_and_tones(lm):
+    for p in write(lm, start="春日", acrostic="春山明月", form=7, lines=4, rhyme=True, tones=True, num=30,
+                   temperature=1.5):
+        verdict = prosody.check_poem(p["poem"])
+        assert p["poem"].startswith("春日") and form_valid(p["poem"], 7, 4)
+        assert "".join(line[0] for line in lines_of(p["poem"])) == "春山明月"
+        assert verdict["whole"] and verdict["rhymes"], (p["poem"], verdict)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from seqtrain.core.errors import UserError
 from seqtrain.tasks.tang import prosody
-from seqtrain.tasks.tang.generate import FORMS, LINE_COUNTS
+from seqtrain.tasks.tang.request import FORMS, LINE_COUNTS
 from seqtrain.tasks.tang.poems import form_of, is_hanzi, lines_of, normalise, read_text_poems
 from seqtrain.core.textfile import read_text
 

@@ -35,7 +35,6 @@ PATTERNS = ("ping", "ze")  # 平起, 仄起: the tone of the first line's second
 LINE_TYPES_5 = {"A": "ZZPPZ", "B": "PPZZP", "C": "PPPZZ", "D": "ZZZPP"}
 CYCLE = "ABCD"
 RHYMING_FIRST = {"A": "D", "C": "B"}
-TONE_NAMES = {"P": "平", "Z": "仄"}
 
 
 def table_path() -> Path:

@@ -32,7 +32,9 @@ from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
 from seqtrain.tasks.capabilities import HasCorpus, WritesPoems
 from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states, seeded_split
 import seqtrain.tasks.tang.poems as P
-from seqtrain.tasks.tang.generate import BATCH, PoemRequest, StartDoesNotFit, generate
+from seqtrain.tasks.tang.generate import BATCH, generate
+from seqtrain.tasks.tang.plans import StartDoesNotFit
+from seqtrain.tasks.tang.request import PoemRequest
 
 BOS, EOS = "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -226,7 +228,7 @@ class TangTask(WritesPoems, HasCorpus, Task):
 
     def generate(self, model, request: PoemRequest) -> list[dict]:
         """request.num poems, written BATCH side by side at a time (poem i still uses seed + i)."""
-        request.check()
+        request.check()  # the one check: each batch's request differs only in seed and num
         return [poem for first in range(0, request.num, BATCH) for poem in generate(
             model, self.vocab, replace(request, seed=request.seed + first, num=min(BATCH, request.num - first)),
             bos=BOS, eos=EOS, specials=set(SPECIALS), unk=UNK)]
