@@ -13,6 +13,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from seqtrain.core.errors import UserError
+from seqtrain.tasks.tang.poems import format_poems
+from seqtrain.tasks.tang.request import PoemRequest, request_from_options  # the request is declared once, there
+
+__all__ = ["load", "train", "Model", "Tagger", "Tokenizer", "PoemWriter", "PoemRequest", "Sentence", "Sentences",
+           "Token", "Word", "Poem", "RunResult", "request_from_options", "format_poems"]
 
 
 # ---------------------------------------------------------------- what models return
@@ -152,10 +157,14 @@ class PoemWriter(Model):
 
     def poems(self, n: int = 1, *, form: int | None = None, lines: int | None = None, acrostic: str = "",
               start: str = "", rhyme: bool = False, tones: bool = False, seed: int = 0, **options: Any) -> list[Poem]:
-        """n poems; `options` are the rest of `seqtrain generate-poem`'s (temperature, top_k, top_p,
-        repetition_penalty, rhyme_group, pattern, first_line_rhymes, regular, max_chars, script)."""
-        request = self.task.poem_request(dict(options, num=n, form=form, lines=lines, acrostic=acrostic, start=start,
-                                    rhyme=rhyme, tones=tones, seed=seed))
+        """n poems; `options` are the rest of PoemRequest's fields, `seqtrain generate-poem`'s options
+        (temperature, top_k, top_p, repetition_penalty, rhyme_group, pattern, first_line_rhymes, regular,
+        max_chars, script). A value of None means the default."""
+        unknown = sorted(set(options) - {f for f in PoemRequest.__dataclass_fields__})
+        if unknown:
+            raise UserError(f"{unknown[0]}: not a poem option (options: {', '.join(PoemRequest.__dataclass_fields__)})")
+        request = request_from_options(dict(options, num=n, form=form, lines=lines, acrostic=acrostic or None,
+                                            start=start or None, rhyme=rhyme, tones=tones, seed=seed))
         records = self.task.generate(self.model, request)
         return [Poem(list(r["paragraphs"]), r) for r in records]
 

@@ -12,7 +12,9 @@ from typing import List, Optional
 
 import typer
 
+from seqtrain.api import PoemRequest, format_poems, request_from_options
 from seqtrain.core.errors import Interrupted, UserError
+from seqtrain.ui.options import with_options
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Train and use recurrent sequence models: char models, POS taggers, Tang poetry.")
@@ -171,56 +173,21 @@ def info(
 
 
 @app.command("generate-poem")
+@with_options(PoemRequest)
 def generate_poem(
     checkpoint: Path = typer.Argument(..., help="a poetry checkpoint, e.g. trained with configs/tang.yaml (or its run directory)"),
-    start: str = typer.Option("", "--start", help="the poem begins with this, e.g. 床前明月光 (a partial line is fine)"),
-    acrostic: Optional[str] = typer.Option(None, "--acrostic", help="the lines begin with these characters in order, e.g. 春夏秋冬 (藏头诗); "
-                                            "they stand nowhere else in the poem"),
-    form: Optional[int] = typer.Option(None, "--form", help="5 or 7 characters per line (default: the first line decides)"),
-    lines: Optional[int] = typer.Option(None, "--lines", help="4 or 8 lines (default: the acrostic's length, else the model decides); "
-                                                  "with no --form, --lines, --acrostic or --regular the model writes freely"),
-    regular: bool = typer.Option(False, "--regular", help="a regular poem (5 or 7 characters a line, 4 or 8 lines) "
-                                 "without naming the form: the first line decides, e.g. with --start"),
-    temperature: float = typer.Option(0.8, "--temperature", help="below 1: safer choices; 0: always the likeliest"),
-    top_k: int = typer.Option(0, "--top-k", help="sample among the k likeliest characters (0: all)"),
-    top_p: float = typer.Option(1.0, "--top-p", help="sample among the likeliest characters whose probabilities sum to p"),
-    repetition_penalty: float = typer.Option(1.3, "--repetition-penalty",
-                                              help="above 1 discourages repeating characters (1: off)"),
-    seed: int = typer.Option(0, "--seed", help="same seed and options, same poems (poem i uses seed + i)"),
-    num: int = typer.Option(1, "--num", "-n", help="how many poems"),
-    max_chars: int = typer.Option(120, "--max-chars", help="free writing stops after this many characters"),
-    rhyme: bool = typer.Option(False, "--rhyme", help="rhyming line ends (even lines, and the first when the "
-                               "pattern rhymes it) from one 平聲 group of the 平水韻, none twice"),
-    rhyme_group: str = typer.Option("", "--rhyme-group", help="that group, by name or by one of its characters, "
-                                    "e.g. 東 or 上平聲一東 (implies --rhyme; default: drawn by the seed)"),
-    tones: bool = typer.Option(False, "--tones", help="every line follows the 平仄 template of its form "
-                               "(一三五不論, no 三平尾, no 孤平)"),
-    pattern: str = typer.Option("", "--pattern", help="with --tones: ping (平起) or ze (仄起) (default: drawn by the seed)"),
-    first_line_rhymes: Optional[bool] = typer.Option(None, "--first-line-rhymes/--no-first-line-rhymes",
-                                                     help="whether the first line rhymes (default: drawn by the seed)"),
-    script: str = typer.Option("traditional", "--script", help="traditional or simplified (OpenCC) characters "
-                               "in the written poems; the model and the rhyme table stay traditional"),
     json_out: bool = typer.Option(False, "--json", help="print JSON records (chinese-poetry fields and the request)"),
     device: Optional[str] = Device,
+    **options,
 ):
     """Write poems with a trained poetry model: a chosen form, acrostic or beginning, rhyme and tones, guaranteed."""
     from seqtrain.inference import dumps, generate_poems
-    from seqtrain.tasks.tang.generate import format_poems
-    from seqtrain.tasks.tang.request import PoemRequest
 
-    if acrostic == "":
-        raise UserError("--acrostic: empty; give the line heads, e.g. --acrostic 春夏秋冬")
-    for option, value, allowed in (("--form", form, (5, 7)), ("--lines", lines, (4, 8))):
-        if value is not None and value not in allowed:
-            raise UserError(f"{option}: expected {' or '.join(map(str, allowed))}, got {value}")
-    request = PoemRequest(start=start, acrostic=acrostic or "", form=form or 0, lines=lines or 0, temperature=temperature,
-                          top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty, seed=seed, num=num,
-                          max_chars=max_chars, regular=regular, rhyme=rhyme, rhyme_group=rhyme_group, tones=tones,
-                          pattern=pattern, first_line_rhymes=first_line_rhymes, script=script)
-    result = generate_poems(checkpoint, request, device=device or "cpu")
+    result = generate_poems(checkpoint, request_from_options(options), device=device or "cpu")
     echo(dumps(result["poems"]) if json_out else format_poems(result["poems"]))
-    if num > 1:
-        typer.echo(f"{num} poems in {result['seconds']:.2f} s ({result['poems_per_second']:.1f} poems/s)", err=True)
+    if len(result["poems"]) > 1:
+        typer.echo(f"{len(result['poems'])} poems in {result['seconds']:.2f} s ({result['poems_per_second']:.1f} poems/s)",
+                   err=True)
 
 
 @app.command("eval-poems")

@@ -63,12 +63,6 @@ class TagsText(ReadsRawText):
 class WritesPoems:
     """A language model that writes poems to a request (form, acrostic, rhyme, tones) and scores text."""
 
-    @classmethod
-    def poem_request(cls, options: dict[str, Any]) -> Any:
-        """The task's request from option values by name (form, lines, acrostic, ...), checked:
-        a bad value is a UserError naming its option."""
-        raise NotImplementedError
-
     def generate(self, model: nn.Module, request: Any) -> list[dict]:
         """request.num poems as chinese-poetry records (`paragraphs`: the couplets)."""
         raise NotImplementedError

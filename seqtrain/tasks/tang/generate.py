@@ -120,8 +120,3 @@ def record(text: str, form: Form, request: PoemRequest, index: int, convert=None
         text = convert(text)
     return {"title": "", "author": "seqtrain", "paragraphs": couplets(text), "poem": text,
             "complete": form.done and not form.truncated, "seed": request.seed + index, "request": req}
-
-
-def format_poems(poems: list[dict]) -> str:
-    """Couplets one per line, a blank line between poems (what eval-poems reads back)."""
-    return "\n\n".join("\n".join(p["paragraphs"]) for p in poems)

@@ -185,3 +185,8 @@ class NgramBaselines:
         if sequences:
             self.k = min(grid, key=lambda k: sum(self.bigram_nll(s, k) for s in sequences))
         return self.k
+
+
+def format_poems(poems: list[dict]) -> str:
+    """Poem records as text: couplets one per line, a blank line between poems (what eval-poems reads back)."""
+    return "\n\n".join("\n".join(p["paragraphs"]) for p in poems)

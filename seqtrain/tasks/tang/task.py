@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import Counter
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -216,16 +216,6 @@ class TangTask(WritesPoems, HasCorpus, Task):
         return [cross_entropy_table(self.metrics(totals), self.bigram_k)]
 
     # ---------------------------------------------------------------- writing poems
-    @classmethod
-    def poem_request(cls, options: dict) -> PoemRequest:
-        given = {k: v for k, v in options.items() if v is not None}
-        unknown = sorted(set(given) - {f.name for f in fields(PoemRequest)})
-        if unknown:
-            raise UserError(f"{unknown[0]}: not a poem option (options: {', '.join(f.name for f in fields(PoemRequest))})")
-        request = PoemRequest(**given)
-        request.check()
-        return request
-
     def generate(self, model, request: PoemRequest) -> list[dict]:
         """request.num poems, written BATCH side by side at a time (poem i still uses seed + i)."""
         request.check()  # the one check: each batch's request differs only in seed and num
