@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from seqtrain.core.checkpoint import load_checkpoint
+from seqtrain.core.checkpoint import load_checkpoint, same_plain_data
 from seqtrain.core.config import Config
 from seqtrain.core.device import check_device
 from seqtrain.core.errors import UserError
@@ -92,7 +92,7 @@ def prepare(cfg: Config, options: RunOptions, run_dir: Path, device: torch.devic
         task, splits = TASKS[cfg.task].for_training(cfg, paths, run_dir)
         if not splits.train:
             raise UserError("data: the training split is empty")
-        if ckpt is not None and task.state_dict() != ckpt["task_state"]:
+        if ckpt is not None and not same_plain_data(task.state_dict(), ckpt["task_state"]):
             raise UserError(f"{run_dir}: the training data changed since this run started "
                             f"(its vocabulary differs); start a new run instead of --resume")
         model = build_model(task, device)
