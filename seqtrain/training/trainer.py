@@ -52,6 +52,10 @@ def train(cfg: Config, options: RunOptions | None = None, **kwargs) -> dict:
     """Train `cfg` and return the summary (also written to RUN_DIR/summary.json). Options are a
     RunOptions, or its fields as keywords."""
     options = options or RunOptions(**kwargs)
+    if options.resume is not None and (options.run_dir is not None or options.overwrite):
+        given = " and ".join(o for o, v in (("--run-dir", options.run_dir), ("--overwrite", options.overwrite)) if v)
+        raise UserError(f"--resume {options.resume}: continues the run in its own directory; drop {given} "
+                        f"(or start a new run without --resume)")
     device = check_device(options.device or cfg.train.device, "--device" if options.device else "train.device")
     world = distributed.init_world(device)
     clean = False
@@ -264,14 +268,16 @@ class Trainer:
                     report = self.task.epoch_report(self.state.model)
                 self.display.evaluation(p.epoch, p.step, metrics, self.best.monitor, improved, report)
         self.call("on_evaluation", metrics, improved)
-        self.save("last.pt")
-        if improved:
-            self.save("best.pt")
+        with self.signal.deferred():  # best.pt first: a kill between the two leaves an older last.pt,
+            if improved:              # whose resume finds this best again; never a best.pt older
+                self.save("best.pt")  # than the best last.pt records
+            self.save("last.pt")
         if self.best.should_stop(p):
             self.stop("early_stopping")
 
     def save(self, name: str) -> None:
-        self.checkpoints.save(name, self.state)
+        with self.signal.deferred():
+            self.checkpoints.save(name, self.state)
         self.call("on_save", name)
 
     def finish(self) -> dict:
