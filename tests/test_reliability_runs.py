@@ -175,8 +175,10 @@ def test_after_resume_best_pt_holds_the_model_summary_json_names(ctrl_c_twice_in
 
 
 def test_sigterm_while_data_loads_says_interrupted_and_leaves_no_run(tmp_path):
-    run = tmp_path / "run"
-    proc = popen("train", REPO / "configs/pos-toy.yaml", "--run-dir", run, "-q", "-o", "train.threads=1")
+    run, lexicon = tmp_path / "run", tmp_path / "lexicon.tsv"
+    write(lexicon, "".join(f"w{i}\tNOUN VERB\n" for i in range(200_000)))  # seconds of reading
+    proc = popen("train", REPO / "configs/pos-toy.yaml", "--run-dir", run, "-q", "-o", "train.threads=1",
+                 "-o", f"data.lexicon={lexicon}")
     wait_for(proc, lambda: (run / ".seqtrain-run").exists())  # claimed; the corpus is read next
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
