@@ -275,6 +275,10 @@ def run_app() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except SystemExit as e:  # typer turns a KeyboardInterrupt in a command into a silent exit 130
+        if e.code == 130 and isinstance(e.__context__, typer.Exit) and isinstance(e.__context__.__cause__, KeyboardInterrupt):
+            typer.echo("interrupted", err=True)
+        raise
     except Interrupted as e:
         if not getattr(e, "quiet", False):
             typer.echo(str(e), err=True)

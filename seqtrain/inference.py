@@ -14,6 +14,7 @@ import torch
 from seqtrain.core.checkpoint import load_checkpoint
 from seqtrain.core.device import check_device, model_device
 from seqtrain.core.errors import UserError
+from seqtrain.core.owned import replace_file
 from seqtrain.core.paths import data_root, resolve_data_path, resolve_paths
 from seqtrain.core.textfile import MAX_BYTES, decode, read_text
 from seqtrain.core.vocab import Vocab
@@ -135,21 +136,43 @@ def check_states_path(path: Path) -> None:
         raise UserError(f"--states {path}: use a .npz or .pt file name")
     if path.is_dir():
         raise UserError(f"--states {path}: is a directory; give a file name")
+    if path.exists() and not is_states_file(path):
+        raise UserError(f"--states {path}: exists and is not a states file seqtrain wrote; give a new file name")
     if not path.parent.is_dir():
         raise UserError(f"--states {path}: the folder {path.parent} does not exist")
 
 
 def save_states(states: dict[str, torch.Tensor], path: Path) -> None:
-    """h, c: [num_layers, directions, batch, steps, hidden]; lengths: [batch]."""
-    try:
+    """h, c: [num_layers, directions, batch, steps, hidden]; lengths: [batch]. An existing PATH is
+    replaced only if it is a states file (seqtrain.core.owned), never a checkpoint."""
+    def write(tmp: Path) -> None:
         if path.suffix == ".pt":
-            torch.save({k: v.contiguous() for k, v in states.items()}, path)
+            torch.save({k: v.contiguous() for k, v in states.items()}, tmp)
         else:
             import numpy as np
 
-            np.savez(path, **{k: v.numpy() for k, v in states.items()})
+            np.savez(tmp, **{k: v.numpy() for k, v in states.items()})
+    try:
+        replace_file(path, write, is_states_file, "--states")
     except OSError as e:
         raise UserError(f"--states {path}: cannot write: {e.strerror or e}") from None
+
+
+STATES_KEYS = ({"h", "lengths"}, {"h", "c", "lengths"})
+
+
+def is_states_file(path: Path) -> bool:
+    """Whether PATH holds what --states writes (h, c, lengths), and nothing else: no checkpoint."""
+    import zipfile
+
+    try:
+        if path.suffix == ".npz":
+            with zipfile.ZipFile(path) as z:
+                return {n.removesuffix(".npy") for n in z.namelist()} in STATES_KEYS
+        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return isinstance(saved, dict) and set(saved) in STATES_KEYS
+    except Exception:  # not a zip, not a torch file, pickled objects: not ours
+        return False
 
 
 def stored_vocab_sizes(state: dict) -> dict[str, int]:

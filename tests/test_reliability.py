@@ -364,7 +364,7 @@ def test_a_run_directory_in_use_is_not_reused_without_overwrite(hello_config, he
 def test_a_directory_of_other_files_is_not_taken_as_a_run_directory(tmp_path, hello_config):
     (tmp_path / "mine").mkdir()
     write(tmp_path / "mine" / "notes.txt", "precious")
-    assert_user_error(cli("train", hello_config, "--run-dir", tmp_path / "mine"), "already holds a run")
+    assert_user_error(cli("train", hello_config, "--run-dir", tmp_path / "mine"), "not a seqtrain run")
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
 
 
@@ -450,7 +450,7 @@ def test_a_full_disk_while_saving_is_one_line_and_keeps_the_previous_checkpoint(
 
     def save(obj, f, *args, **kwargs):
         saves.append(1)
-        if len(saves) == 3:  # epoch 1 wrote last.pt and best.pt; epoch 2's last.pt hits the full disk
+        if len(saves) == 3:  # epoch 1 wrote best.pt and last.pt; epoch 2's best.pt hits the full disk
             f.write(b"partial")
             raise OSError(28, "No space left on device")
         return real_save(obj, f, *args, **kwargs)
@@ -458,7 +458,7 @@ def test_a_full_disk_while_saving_is_one_line_and_keeps_the_previous_checkpoint(
     monkeypatch.setattr(torch, "save", save)
     run = tmp_path / "run"
     assert_user_error(cli("train", hello_config, "--run-dir", run, "-q"),
-                      "last.pt: could not write the checkpoint (No space left on device)")
+                      "best.pt: could not write the checkpoint (No space left on device)")
     monkeypatch.undo()
     assert load_checkpoint(run / "checkpoints" / "last.pt")["progress"]["step"] == 4
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "last.pt"]

@@ -26,11 +26,52 @@ CASES = {
     "tang-chunks": ("configs/tang-tiny.yaml", ["train.epochs=2", "model.hidden_size=16", "data.mode=chunks",
                                                "data.chunk_len=20", "train.batch_size=2"]),
     "tokenize": ("configs/tokenize-toy.yaml", ["train.epochs=2", "model.bigram_dim=4", "model.input_dropout=0.2"]),
+    # every kind of task state the shipped configs produce ({files}: the STATE_FILES fixture's folder):
+    # a lexicon (tensors of its entries, as spacy-lookups-en and pku-1998 store theirs), auxiliary tags,
+    # a trained tokenizer (its config, vocabularies and weights inside the tagger's state), word2vec
+    # vectors cached in the run directory, pretrained vectors, and a start from another run's weights
+    "pos-lexicon": ("configs/pos-toy.yaml", ["train.epochs=2", "data.lexicon={files}/lexicon.tsv"]),
+    "pos-aux-tags": ("configs/pos-toy.yaml", ["train.epochs=2", "data.aux_tags=[xpos, feats]"]),
+    "pos-tokenizer": ("configs/pos-toy.yaml", ["train.epochs=2", "data.tokenizer={files}/tokenizer-run"]),
+    "pos-word2vec": ("configs/pos-toy.yaml", ["train.epochs=2", "data.embeddings.train=word2vec",
+                                              "data.embeddings.epochs=1"]),
+    "pos-pretrained-vectors": ("configs/pos-toy.yaml", ["train.epochs=2",
+                                                        "data.embeddings.pretrained={files}/vectors.vec"]),
+    "pos-init-from": ("configs/pos-toy.yaml", ["train.epochs=2", "model.init_from={files}/pos-run"]),
 }
 
 
 def test_every_task_has_a_resume_case():
     assert {name.split("-")[0] for name in CASES} == set(TASKS)
+
+
+@pytest.fixture(scope="module")
+def state_files(tmp_path_factory) -> Path:
+    """A lexicon file, a vectors file, a trained tokenizer and a tagger run, for the cases that name them."""
+    files = tmp_path_factory.mktemp("state-files")
+    (files / "lexicon.tsv").write_text("the\tDET\ndog\tNOUN VERB\napple\tNOUN\n")
+    (files / "vectors.vec").write_text("3 32\n" + "".join(f"{w} {' '.join(['0.25'] * 32)}\n" for w in ("the", "dog", "apple")))
+    train(load_config(REPO / "configs/tokenize-toy.yaml", COMMON + ["train.max_steps=2"]),
+          run_dir=files / "tokenizer-run", quiet=True)
+    train(load_config(REPO / "configs/pos-toy.yaml", COMMON + ["train.max_steps=2"]),
+          run_dir=files / "pos-run", quiet=True)
+    return files
+
+
+def test_the_shipped_configs_make_no_kind_of_task_state_the_resume_cases_lack():
+    import yaml
+
+    def state_keys(overrides: dict) -> set:
+        data, model = overrides.get("data") or {}, overrides.get("model") or {}
+        keys = {f"data.{k}" for k in ("lexicon", "aux_tags", "tokenizer") if data.get(k) not in (None, "", [], "whitespace")}
+        keys |= {f"data.embeddings.{k}" for k, v in (data.get("embeddings") or {}).items() if v not in ("", "none")}
+        return keys | ({"model.init_from"} if model.get("init_from") else set())
+
+    covered = {o.partition("=")[0] for _, overrides in CASES.values() for o in overrides}
+    for config in sorted((REPO / "configs").glob("*.yaml")):
+        assert state_keys(yaml.safe_load(config.read_text())) <= covered, config.name
+    # the shipped configs name these in their comments (model.init_from=RUN, data.tokenizer=RUN)
+    assert {"data.tokenizer", "model.init_from", "data.embeddings.train", "data.embeddings.pretrained"} <= covered
 
 
 def dev_lines(run: Path) -> list:
@@ -54,8 +95,11 @@ def assert_equal(a, b, where: str):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_stopped_mid_epoch_and_resumed_ends_bitwise_at_the_uninterrupted_run(name, tmp_path):
+def test_stopped_mid_epoch_and_resumed_ends_bitwise_at_the_uninterrupted_run(name, tmp_path, request):
     config, overrides = CASES[name]
+    if any("{files}" in o for o in overrides):
+        files = request.getfixturevalue("state_files")
+        overrides = [o.replace("{files}", str(files)) for o in overrides]
     cfg = lambda *extra: load_config(REPO / config, COMMON + overrides + list(extra))  # noqa: E731
     whole = train(cfg(), run_dir=tmp_path / "whole", quiet=True)
     stop_at = whole["steps"] // 2 + 1  # past the middle: mid-epoch for an even number of steps an epoch

@@ -46,6 +46,21 @@ def save_checkpoint(payload: dict, path: Path) -> None:
         os.close(dir_fd)
 
 
+def same_plain_data(a, b) -> bool:
+    """Whether two pieces of checkpoint data (tensors, numbers, strings, lists, dicts, nested) are
+    equal: `==` on a dict holding tensors raises, and a list read back may have been a tuple."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype == b.dtype
+                and a.shape == b.shape and torch.equal(a.cpu(), b.cpu()))
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(same_plain_data(a[k], b[k]) for k in a))
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
+                and all(same_plain_data(x, y) for x, y in zip(a, b)))
+    return type(a) is type(b) and a == b
+
+
 def load_checkpoint(path: str | Path, map_location="cpu", require: tuple[str, ...] = ()) -> dict:
     """Load and check a checkpoint; every way it can be wrong is a UserError naming the file.
     `require`: keys the caller reads (seqtrain.training.state: MODEL_KEYS, RESUME_KEYS)."""

@@ -184,7 +184,22 @@ def config_from_dict(raw: Any, tasks: TaskRegistry, source: str = "config") -> C
     if not isinstance(task_name, str) or task_name not in tasks:
         hint = suggest(str(task_name), tasks)
         raise UserError(f"task: unknown task {bounded(task_name)}{hint}; choose one of {names}")
+    check_run_name(raw.get("name"))
     return build(tasks[task_name].Config, raw, "")
+
+
+def check_run_name(name: Any) -> None:
+    """`name` becomes a folder under runs/ (runs/NAME/<time>, runs/NAME-tune/): one plain folder
+    name, so that no config writes a run anywhere else."""
+    if name is None:
+        return  # the default
+    if not isinstance(name, (str, int)) or isinstance(name, bool):
+        raise UserError(f"name: expected a run name (a string), got {describe(name)}")
+    text = str(name)
+    if not text.strip() or text.startswith(".") or any(c in text for c in "/\\") or not text.isprintable() \
+            or len(text) > 100:
+        raise UserError(f"name: {bounded(text)} is not a usable run name (one folder name of at most 100 "
+                        f"printable characters, not starting with a dot, with no / or \\)")
 
 
 def build(cls: type, values: Any, prefix: str) -> Any:

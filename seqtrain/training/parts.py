@@ -168,16 +168,22 @@ class NanGuard:
 
 class StopSignal:
     """Ctrl-C and SIGTERM ask the run to stop after the current step (then it saves last.pt); a
-    second one abandons the step, leaving the checkpoints as they were."""
+    second one abandons the step, leaving the checkpoints as they were. One that comes while a
+    checkpoint is written (`deferred`) waits for the write to end: a file is never half-written
+    (torch would report that as a failing disk), and best.pt never lags the last.pt that names it."""
 
     def __init__(self, note):
         self.requested = False
         self.note = note
+        self.depth, self.abandon = 0, False  # inside `deferred`; a second signal came meanwhile
 
     @contextlib.contextmanager
     def installed(self):
         def request_stop(signum, frame):
             if self.requested:
+                if self.depth:
+                    self.abandon = True
+                    return
                 raise KeyboardInterrupt
             self.requested = True
             self.note("stopping after this step (Ctrl-C again to abandon it)...")
@@ -188,6 +194,17 @@ class StopSignal:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """A block (writing checkpoints) that a second Ctrl-C does not cut short; it acts after."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.abandon:
+            raise KeyboardInterrupt
 
     @staticmethod
     def interrupted(p: Progress, run_dir: Path) -> Interrupted:

@@ -8,13 +8,14 @@ import fcntl
 import json
 import math
 import os
-import shutil
 import signal
 from datetime import datetime
 from pathlib import Path
 
 from seqtrain.core.errors import UserError
+from seqtrain.core.owned import LOCK, check_movable, move_aside, remove_owned_tree
 from seqtrain.distributed import world as distributed
+from seqtrain.training.run_files import MARKER, is_run, not_a_run
 
 
 def forget_metrics_after(path: Path, step: int) -> None:
@@ -52,23 +53,27 @@ def default_run_dir(name: str) -> Path:
 
 def claim_run_dir(run_dir: Path, overwrite: bool) -> Path | None:
     """A run directory that already holds a run is never reused silently. With --overwrite the old
-    run is moved aside (the path returned) until the new one has started."""
+    run is moved aside (the path returned) until the new one has started; only a run seqtrain wrote,
+    that no live run holds (seqtrain.core.owned)."""
     aside = None
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"{run_dir}: exists and is not a directory; give --run-dir a directory")
     if run_dir.exists() and any(run_dir.iterdir()):
         if not overwrite:
-            if (run_dir / "config.yaml").is_file() and not (run_dir / "checkpoints" / "last.pt").exists():
+            if not is_run(run_dir):
+                raise UserError(f"{run_dir}: {not_a_run(run_dir)}")
+            if not (run_dir / "checkpoints" / "last.pt").exists() and not (run_dir / "checkpoints" / "last.pt").exists():
                 raise UserError(f"{run_dir}: holds a run that stopped before its first checkpoint; "
                                 f"use --overwrite to start it again, or another --run-dir")
             raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue it, "
                             f"--overwrite to replace it, or another --run-dir")
-        check_writable(run_dir.parent)
-        aside = run_dir.with_name(f".{run_dir.name}.replaced")
-        shutil.rmtree(aside, ignore_errors=True)  # left by a start that was killed
-        run_dir.rename(aside)
+        check_movable(run_dir, str(run_dir))
+        check_writable(run_dir.resolve().parent)
+        aside = run_dir.resolve().with_name(f".{run_dir.resolve().name}.replaced")
+        move_aside(run_dir, aside, not_a_run, str(run_dir))
     try:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (run_dir / MARKER).touch()
     except OSError as e:
         raise UserError(f"{run_dir}: cannot create the run directory ({e.strerror or e})") from None
     check_writable(run_dir)
@@ -93,7 +98,7 @@ def locked(run_dir: Path, world):
         yield
         return
     try:
-        handle = open(run_dir / ".lock", "a")
+        handle = open(run_dir / LOCK, "a")
     except OSError as e:
         raise UserError(f"{run_dir}: cannot write there ({e.strerror or e})") from None
     try:
@@ -105,7 +110,7 @@ def locked(run_dir: Path, world):
         try:
             yield
         finally:
-            (run_dir / ".lock").unlink(missing_ok=True)  # still held here: no other run has it
+            (run_dir / LOCK).unlink(missing_ok=True)  # still held here: no other run has it
     finally:
         handle.close()
 
@@ -143,7 +148,7 @@ def new_run(run_dir: Path, overwrite: bool, world):
         raise
     finally:
         if replaced is not None and replaced.exists():
-            shutil.rmtree(replaced, ignore_errors=True)
+            remove_owned_tree(replaced)
 
 
 @contextlib.contextmanager
@@ -177,7 +182,7 @@ def not_yet_there(folder: Path) -> list[Path]:
 
 def remove_created(folder: Path, created: list[Path]) -> None:
     """Remove FOLDER and the parents in `created` (not_yet_there, before) that are now empty."""
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_owned_tree(folder)
     for parent in created[1:]:
         with contextlib.suppress(OSError):
             parent.rmdir()

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from seqtrain.core.checkpoint import load_checkpoint
+from seqtrain.core.checkpoint import load_checkpoint, same_plain_data
 from seqtrain.core.config import Config
 from seqtrain.core.device import check_device
 from seqtrain.core.errors import UserError
@@ -52,6 +52,10 @@ def train(cfg: Config, options: RunOptions | None = None, **kwargs) -> dict:
     """Train `cfg` and return the summary (also written to RUN_DIR/summary.json). Options are a
     RunOptions, or its fields as keywords."""
     options = options or RunOptions(**kwargs)
+    if options.resume is not None and (options.run_dir is not None or options.overwrite):
+        given = " and ".join(o for o, v in (("--run-dir", options.run_dir), ("--overwrite", options.overwrite)) if v)
+        raise UserError(f"--resume {options.resume}: continues the run in its own directory; drop {given} "
+                        f"(or start a new run without --resume)")
     device = check_device(options.device or cfg.train.device, "--device" if options.device else "train.device")
     world = distributed.init_world(device)
     clean = False
@@ -92,7 +96,7 @@ def prepare(cfg: Config, options: RunOptions, run_dir: Path, device: torch.devic
         task, splits = TASKS[cfg.task].for_training(cfg, paths, run_dir)
         if not splits.train:
             raise UserError("data: the training split is empty")
-        if ckpt is not None and task.state_dict() != ckpt["task_state"]:
+        if ckpt is not None and not same_plain_data(task.state_dict(), ckpt["task_state"]):
             raise UserError(f"{run_dir}: the training data changed since this run started "
                             f"(its vocabulary differs); start a new run instead of --resume")
         model = build_model(task, device)
@@ -264,14 +268,16 @@ class Trainer:
                     report = self.task.epoch_report(self.state.model)
                 self.display.evaluation(p.epoch, p.step, metrics, self.best.monitor, improved, report)
         self.call("on_evaluation", metrics, improved)
-        self.save("last.pt")
-        if improved:
-            self.save("best.pt")
+        with self.signal.deferred():  # best.pt first: a kill between the two leaves an older last.pt,
+            if improved:              # whose resume finds this best again; never a best.pt older
+                self.save("best.pt")  # than the best last.pt records
+            self.save("last.pt")
         if self.best.should_stop(p):
             self.stop("early_stopping")
 
     def save(self, name: str) -> None:
-        self.checkpoints.save(name, self.state)
+        with self.signal.deferred():
+            self.checkpoints.save(name, self.state)
         self.call("on_save", name)
 
     def finish(self) -> dict:

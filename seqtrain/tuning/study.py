@@ -9,6 +9,7 @@ holds N finished (complete or pruned) trials.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import socket
@@ -77,12 +78,16 @@ def tune(options: TuneOptions) -> dict:
         raise UserError("seqtrain tune needs optuna: pip install 'optuna>=4,<5'") from None
     search = prepare(options)
     created = not_yet_there(search.study_dir)
-    search.study_dir.mkdir(parents=True, exist_ok=True)
     study = None
     try:
-        study = open_study(search)
-        with sigterm_as_ctrl_c():
-            run_trials(study, search)
+        try:
+            search.study_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"{search.study_dir}: cannot create the study directory ({e.strerror or e})") from None
+        with storage_failures(search):
+            study = open_study(search)
+            with sigterm_as_ctrl_c():
+                run_trials(study, search)
     except (UserError, Interrupted, KeyboardInterrupt) as error:
         if created and isinstance(error, UserError) and (study is None or not finished(study)):
             remove_created(search.study_dir, created)  # a refused start leaves nothing behind
@@ -90,6 +95,25 @@ def tune(options: TuneOptions) -> dict:
     from seqtrain.tuning.results import summarize
 
     return summarize(study, search)
+
+
+@contextlib.contextmanager
+def storage_failures(search: Search):
+    """A storage that cannot be written (a read-only database, a full disk) is one line, wherever
+    the study meets it: opening it, asking for a trial, telling a result."""
+    import sqlite3
+
+    import optuna
+    import sqlalchemy
+
+    try:
+        yield
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError, sqlite3.Error) as e:
+        cause = e.__cause__ if isinstance(e, optuna.exceptions.StorageInternalError) and e.__cause__ else e
+        reason = str(getattr(cause, "orig", None) or cause).splitlines()[0][:200]
+        where = search.options.storage or search.study_dir / "study.db"
+        raise UserError(f"{where}: the study storage cannot be written ({reason}); the finished trials in it "
+                        f"are kept, run the same command again once it can") from None
 
 
 def prepare(options: TuneOptions) -> Search:
@@ -322,7 +346,7 @@ def run_trial(study, trial, search: Search) -> bool:
         study.tell(trial, state=TrialState.FAIL)
         search.options.note(f"trial {trial.number}: failed, the loss became NaN or inf  {' '.join(overrides)}")
         return False
-    except Interrupted:
+    except (Interrupted, KeyboardInterrupt):  # Ctrl-C in the step loop, or before it had started
         study.tell(trial, state=TrialState.FAIL)
         raise Interrupted(f"interrupted in trial {trial.number} (marked failed; its run is in {run_dir}); "
                           f"run the same command again to continue the study") from None
