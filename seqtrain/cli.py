@@ -13,7 +13,7 @@ from typing import List, Optional
 import typer
 
 from seqtrain.api import PoemRequest, format_poems, request_from_options
-from seqtrain.core.errors import Interrupted, UserError
+from seqtrain.core.errors import Interrupted, SaidElsewhere, UserError
 from seqtrain.ui.options import with_options
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -265,11 +265,9 @@ def main() -> None:
 def run_app() -> None:
     try:
         app()
+    except SaidElsewhere as e:  # under torchrun another process has reported the error all of them share
+        sys.exit(e.code)
     except UserError as e:
-        if getattr(e, "quiet", False):
-            # under torchrun one process speaks for all and exits 2; the others exit 0, so that torchrun
-            # waits for that one instead of stopping it before it has said why
-            sys.exit(0)
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
@@ -280,6 +278,5 @@ def run_app() -> None:
             typer.echo("interrupted", err=True)
         raise
     except Interrupted as e:
-        if not getattr(e, "quiet", False):
-            typer.echo(str(e), err=True)
+        typer.echo(str(e), err=True)
         sys.exit(130)

@@ -93,7 +93,7 @@ def test_two_processes_write_one_set_of_outputs(sincos_resumed):
     keys = [(r["step"], r["split"]) for r in records(run)]
     assert len(keys) == len(set(keys)) and keys == sorted(keys, key=lambda k: (k[0], k[1] == "dev"))
     files = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
-    assert files == ["checkpoints/best.pt", "checkpoints/last.pt", "config.yaml", "loss.png",
+    assert files == [".seqtrain-run", "checkpoints/best.pt", "checkpoints/last.pt", "config.yaml", "loss.png",
                      "metrics.jsonl", "prediction.png", "summary.json"]
 
 

@@ -12,3 +12,13 @@ def where(path, line: int | None = None) -> str:
 
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM stopped training: last.pt was saved; the message says how to resume."""
+
+
+class SaidElsewhere(Exception):
+    """Under torchrun, an error every process shares is reported by one of them; the others raise
+    this and leave with `code`: 0 for a user error (so torchrun waits for the one that says why
+    instead of stopping it first), 130 when interrupted."""
+
+    def __init__(self, code: int):
+        super().__init__(f"reported by another process (exit {code})")
+        self.code = code

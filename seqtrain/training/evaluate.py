@@ -23,7 +23,7 @@ def evaluate(task: Task, model, examples: list, batch_size: int, device: torch.d
             for key, value in task.evaluate_batch(model, batch).items():  # summed on the device: no wait per batch
                 value = torch.as_tensor(value).to(device, torch.float64)
                 totals[key] = totals[key] + value if key in totals else value
-    totals = distributed.sum_across({k: v.cpu() for k, v in totals.items()}, world)
+    totals = world.sum_across({k: v.cpu() for k, v in totals.items()})
     if totals_out is not None:
         totals_out.update(totals)
     return task.metrics(totals)

@@ -56,8 +56,8 @@ class Checkpointer:
         self.folder, self.config, self.world = folder, config, world
 
     def save(self, name: str, state: TrainState) -> None:
-        processes = distributed.gather(process_state(state.task), self.world)
-        with distributed.all_or_none(self.world):  # a full disk on the main process stops them all
+        processes = self.world.gather(process_state(state.task))
+        with self.world.all_or_none():  # a full disk on the main process stops them all
             if self.world.is_main:
                 self.write(name, state.checkpoint(self.config, processes))
 
@@ -139,7 +139,7 @@ class NanGuard:
         if not self.check_each_step:
             self.pending.append((flag, where))
             return True
-        return not distributed.agree(not flag.item(), self.world)  # every process skips, or none
+        return not self.world.agree(not flag.item())  # every process skips, or none
 
     def take_pending(self) -> tuple[list[float], list]:
         pending, self.pending = self.pending, []
@@ -161,9 +161,9 @@ class NanGuard:
             if found_at is not None and found_at != step else ""
         kept = f"checkpoints from before are intact in {last.parent}" if last.exists() \
             else "no checkpoint had been written yet"
-        raise distributed.quiet_unless_main(NonFiniteLoss(
+        raise self.world.agreed(NonFiniteLoss(
             f"the loss became NaN or inf at {at}{late}; stopped, {kept} "
-            f"(try a lower train.lr, train.clip_grad_norm, or train.on_nan=skip_batch)"), self.world)
+            f"(try a lower train.lr, train.clip_grad_norm, or train.on_nan=skip_batch)"))
 
 
 class StopSignal:

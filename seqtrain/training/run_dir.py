@@ -135,7 +135,7 @@ def new_run(run_dir: Path, overwrite: bool, world):
     claimed, replaced = False, None
     try:
         with sigterm_as_ctrl_c():  # until the loop takes over: undo, like Ctrl-C
-            with distributed.all_or_none(world):  # rank 0 alone claims; a refusal stops every process
+            with world.all_or_none():  # rank 0 alone claims; a refusal stops every process
                 replaced = claim_run_dir(run_dir, overwrite) if world.is_main else None
             claimed = world.is_main
             with locked(run_dir, world):
@@ -155,7 +155,7 @@ def new_run(run_dir: Path, overwrite: bool, world):
 def resumed_run(run_dir: Path, world):
     """Lock RUN_DIR for a resumed run; SIGTERM before the loop takes over stops it like Ctrl-C."""
     with sigterm_as_ctrl_c():
-        with distributed.all_or_none(world):
+        with world.all_or_none():
             checkpoint_to_resume(run_dir)
         with locked(run_dir, world):
             yield

@@ -16,6 +16,7 @@ from seqtrain.core.version import __version__
 from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.data.batching import to_device
+from seqtrain.distributed.world import World
 from seqtrain.training.average import WeightAverage
 from seqtrain.training.lr import LrPolicy
 
@@ -98,8 +99,8 @@ class TrainState:
         assert payload.keys() | {"format", "version"} == CHECKPOINT_SCHEMA.keys()
         return payload
 
-    def restore(self, ckpt: dict, rank: int, world_size: int) -> None:
-        """Load a checkpoint into this state, as process `rank` of `world_size`. train.average_decay may
+    def restore(self, ckpt: dict, world: World) -> None:
+        """Load a checkpoint into this state, as this process of the world. train.average_decay may
         change on --resume: an average turned on starts from the restored weights."""
         saved_average = ckpt.get("average")
         self.model.load_state_dict(saved_average["trained"] if saved_average else ckpt["model"])
@@ -121,15 +122,16 @@ class TrainState:
             if key in known:
                 setattr(p, key, value)
         p.last_metrics = dict(ckpt.get("metrics") or {})
-        if p.world_size != world_size:  # the same global batches, shared out over a new count
-            p.batch_in_epoch = p.batch_in_epoch * p.world_size // world_size
-        p.world_size = world_size
+        if p.world_size != world.size:  # the same global batches, shared out over a new count
+            p.batch_in_epoch = p.batch_in_epoch * p.world_size // world.size
+        p.world_size = world.size
         rng = ckpt["rng"]
+        rank = world.rank
         if rank:  # under torchrun each process resumes its own generators, if the run had this process
             ranks = rng.get("ranks", [])
             rng = ranks[rank] if rank < len(ranks) else None
         if rng is None:
-            torch.manual_seed(1000 * rank + p.step)
+            world.seed(p.step)  # a process the run did not have: a stream of its own
         else:
             torch.set_rng_state(rng["torch"])
             if rng["cuda"] and torch.cuda.is_available():

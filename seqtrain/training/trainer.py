@@ -60,20 +60,20 @@ def train(cfg: Config, options: RunOptions | None = None, **kwargs) -> dict:
     world = distributed.init_world(device)
     clean = False
     try:
-        with distributed.all_or_none(world):
-            device = distributed.local_device(device, world)
+        with world.all_or_none():
+            device = world.device(device)
         if options.resume is not None:
             with resumed_run(Path(options.resume), world):
                 summary = prepare(cfg, options, Path(options.resume), device, world).run()
         else:  # every process takes the main process's (time-stamped) directory
-            run_dir = distributed.broadcast(Path(options.run_dir or default_run_dir(cfg.name)), world)
+            run_dir = world.broadcast(Path(options.run_dir or default_run_dir(cfg.name)))
             with new_run(run_dir, options.overwrite, world):
                 summary = prepare(cfg, options, run_dir, device, world).run()
         clean = True
         return summary
-    except Exception as error:
-        clean = getattr(error, "agreed", False)  # every process raised it: they can still leave together
-        raise
+    except distributed.Agreed as agreed:  # every process raised it: they can still leave together
+        clean = True
+        raise agreed.outcome() from None
     finally:
         distributed.shutdown(clean)
 
@@ -82,7 +82,7 @@ def prepare(cfg: Config, options: RunOptions, run_dir: Path, device: torch.devic
             world: distributed.World) -> "Trainer":
     """Everything before the first step: data, task, model, optimizer, restored state. A failure on
     any process (a file one machine lacks, say) stops them all."""
-    with distributed.all_or_none(world):
+    with world.all_or_none():
         paths = resolve_paths(cfg.data, data_root(options.data_dir), "data")
         ckpt = None
         if options.resume is not None:
@@ -107,12 +107,12 @@ def prepare(cfg: Config, options: RunOptions, run_dir: Path, device: torch.devic
         average = WeightAverage(model, cfg.train.average_decay) if cfg.train.average_decay else None
         state = TrainState(task, model, optimizer, lr, scaler, Progress(world_size=world.size), average)
         if ckpt is not None:
-            state.restore(ckpt, world.rank, world.size)
+            state.restore(ckpt, world)
         else:
             if world.is_main:
                 write_file(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
             if world.rank:  # DDP copies rank 0's weights; dropout should differ between processes
-                torch.manual_seed(cfg.seed + 1000 * world.rank)
+                world.seed(cfg.seed)
     return Trainer(cfg, state, splits, run_dir, device, world, monitor, options)
 
 
@@ -132,8 +132,7 @@ class Trainer:
                  world: distributed.World, monitor: tuple[str, str], options: RunOptions):
         self.cfg, self.tc, self.state, self.task = cfg, cfg.train, state, state.task
         self.splits, self.run_dir, self.device, self.world = splits, run_dir, device, world
-        self.trained = state.model if world.size == 1 else torch.nn.parallel.DistributedDataParallel(
-            state.model, device_ids=[device.index] if device.type == "cuda" else None)
+        self.trained = world.wrap(state.model, device)
         self.plan = EpochPlan([self.task.size(ex) for ex in splits.train], self.tc.batch_size, cfg.seed,
                               bucket=self.tc.bucket, shuffle=not self.task.sequential, world=world)
         self.display = TrainDisplay(quiet=options.quiet or not world.is_main)
@@ -156,7 +155,7 @@ class Trainer:
     # ---------------------------------------------------------------- the step loop
     def run(self) -> dict:
         p, tc = self.state.progress, self.tc
-        with distributed.all_or_none(self.world):
+        with self.world.all_or_none():
             total = self.plan.total_steps(p.epoch, tc.epochs, tc.max_steps)
         self.display.start(total_steps=total, done=p.step, run_dir=self.run_dir)
         self.call("on_train_start")
@@ -230,8 +229,8 @@ class Trainer:
         processes, reads the finite flags CUDA steps left unchecked, and acts on a stop request."""
         p = self.state.progress
         flags, wheres = self.nan.take_pending()
-        stop, loss_sum, loss_steps, tokens, *bad = distributed.sum_floats(
-            [float(self.signal.requested), float(self.loss_sum), self.loss_steps, self.tokens, *flags], self.world)
+        stop, loss_sum, loss_steps, tokens, *bad = self.world.sum_floats(
+            [float(self.signal.requested), float(self.loss_sum), self.loss_steps, self.tokens, *flags])
         first_bad = next((where for flag, where in zip(bad, wheres) if flag), None)
         if first_bad is not None:
             self.nan.handle(p, first_bad, p.step, self.display, self.run_dir)
@@ -241,7 +240,7 @@ class Trainer:
         self.tokens = 0
         if stop:
             self.save("last.pt")
-            raise distributed.quiet_unless_main(self.signal.interrupted(p, self.run_dir), self.world)
+            raise self.world.agreed(self.signal.interrupted(p, self.run_dir))
 
     def evaluate_and_save(self, scheduled: bool = True) -> None:
         """Evaluate on dev, log, save last.pt (and best.pt if it is the best). The closing evaluation
@@ -255,13 +254,13 @@ class Trainer:
                                self.tc.batch_size, self.device, self.world)
         train_loss, self.mean_loss = self.mean_loss, None
         self.loss_sum, self.loss_steps = 0.0, 0
-        with distributed.all_or_none(self.world):  # a bad train.monitor: every process finds it
+        with self.world.all_or_none():  # a bad train.monitor: every process finds it
             improved = self.best.update(p, metrics) if scheduled else self.best.beats(p, metrics)
         if scheduled:
             self.state.lr.after_evaluation(metrics[self.best.monitor])
         elapsed = time.perf_counter() - self.started
         p.last_metrics = {"step": p.step, "elapsed": elapsed, **metrics}
-        with distributed.all_or_none(self.world):  # a full disk on the main process stops them all
+        with self.world.all_or_none():  # a full disk on the main process stops them all
             if self.world.is_main:
                 self.log.write(p, metrics, train_loss, elapsed, self.state.lr.lr)
                 with self.state.averaged():
