@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_user_error, cli
-from seqtrain.data.download import CORPORA, Corpus, RemoteFile, download, local_name, sha256_of
+from seqtrain.data.download import CORPORA, Corpus, RemoteFile, download, local_name, sha256_of, transfer_display
 from seqtrain.core.errors import UserError
 
 
@@ -170,15 +170,17 @@ def test_names_that_could_leave_the_corpus_folder_are_refused(tmp_path, serve, n
     assert leftovers(tmp_path) == []
 
 
-def test_ctrl_c_during_a_transfer_keeps_no_partial_file(tmp_path, serve, monkeypatch):
-    server = serve(files=served(FILES))
+class CtrlCMidTransfer(transfer_display):
+    """A display through which the user presses Ctrl-C once the first bytes have arrived."""
 
-    def interrupt(self, task, n):
+    def advance(self, task, n):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("seqtrain.data.download.transfer_display.advance", interrupt)
+
+def test_ctrl_c_during_a_transfer_keeps_no_partial_file(tmp_path, serve):
+    server = serve(files=served(FILES))
     with pytest.raises(KeyboardInterrupt):
-        download(toy_corpus(*FILES), tmp_path, mirror=server.url, quiet=True)
+        download(toy_corpus(*FILES), tmp_path, mirror=server.url, quiet=True, display=CtrlCMidTransfer(quiet=True))
     assert leftovers(tmp_path / "toy") == []
 
 

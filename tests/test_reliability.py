@@ -23,6 +23,9 @@ import torch
 from conftest import REPO, TINY_HELLO, assert_user_error, cli, snapshot
 from seqtrain.core.checkpoint import load_checkpoint, save_checkpoint
 from seqtrain.core.errors import UserError
+from seqtrain.tasks import load_config
+from seqtrain.tasks.hello import HelloTask
+from seqtrain.training.trainer import train
 
 
 def write(path: Path, data: str | bytes) -> Path:
@@ -368,17 +371,19 @@ def test_a_directory_of_other_files_is_not_taken_as_a_run_directory(tmp_path, he
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
 
 
-def test_sigterm_while_data_loads_exits_130_and_leaves_no_run_directory(tmp_path, hello_config, monkeypatch):
-    from seqtrain.tasks.hello import HelloTask
+class SigtermWhileDataLoads(HelloTask):
+    """The hello task, with a SIGTERM arriving while its data is read (before any checkpoint)."""
 
-    real = HelloTask.for_training.__func__
-
+    @classmethod
     def for_training(cls, cfg, paths, workdir):
-        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the data is read, before any checkpoint
-        return real(cls, cfg, paths, workdir)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return super().for_training(cfg, paths, workdir)
 
-    monkeypatch.setattr(HelloTask, "for_training", classmethod(for_training))
-    assert cli("train", hello_config, "--run-dir", tmp_path / "run", "-q").code == 130
+
+def test_sigterm_while_data_loads_stops_like_ctrl_c_and_leaves_no_run_directory(tmp_path, hello_config):
+    # the command line's exit 130 and "interrupted" line: test_reliability_runs.py (a slow lexicon load)
+    with pytest.raises(KeyboardInterrupt):
+        train(load_config(hello_config), run_dir=tmp_path / "run", quiet=True, task_class=SigtermWhileDataLoads)
     assert not (tmp_path / "run").exists()
 
 
@@ -400,43 +405,43 @@ def test_overwrite_that_fails_on_bad_data_keeps_the_old_run(tmp_path, hello_run)
 
 # ---------------------------------------------------------------- NaN and inf
 
-def nan_at(monkeypatch, step: int):
-    """Make the hello task's loss NaN on its STEP-th call (a batch that blows up)."""
-    from seqtrain.tasks.hello import HelloTask
+def nan_at(step: int) -> type:
+    """The hello task whose loss is NaN on its STEP-th call (a batch that blows up)."""
+    class NanAtStep(HelloTask):
+        calls = 0
 
-    real, calls = HelloTask.loss, []
-
-    def loss(self, model, batch):
-        calls.append(1)
-        value = real(self, model, batch)
-        return value * float("nan") if len(calls) == step else value
-
-    monkeypatch.setattr(HelloTask, "loss", loss)
+        def loss(self, model, batch):
+            NanAtStep.calls += 1
+            value = super().loss(model, batch)
+            return value * float("nan") if NanAtStep.calls == step else value
+    return NanAtStep
 
 
-def test_nan_loss_stops_at_once_naming_step_and_batch(tmp_path, hello_config, monkeypatch):
-    nan_at(monkeypatch, 7)  # 4 steps an epoch: epoch 2, batch 3; last.pt/best.pt were written after epoch 1
-    run = tmp_path / "run"
-    line = assert_user_error(cli("train", hello_config, "--run-dir", run, "-q"),
-                             "NaN or inf at step 7 (epoch 2, batch 3)", "checkpoints from before are intact")
-    assert "on_nan=skip_batch" in line
+def train_hello(config, run: Path, task_class: type, *overrides: str) -> dict:
+    return train(load_config(config, overrides), run_dir=run, quiet=True, task_class=task_class)
+
+
+def test_nan_loss_stops_at_once_naming_step_and_batch(tmp_path, hello_config):
+    run = tmp_path / "run"  # 4 steps an epoch: step 7 is epoch 2, batch 3; last.pt/best.pt were written after epoch 1
+    with pytest.raises(UserError) as stopped:
+        train_hello(hello_config, run, nan_at(7))
+    line = str(stopped.value)
+    assert "NaN or inf at step 7 (epoch 2, batch 3)" in line and "checkpoints from before are intact" in line
+    assert "on_nan=skip_batch" in line and "\n" not in line
     for name in ("last.pt", "best.pt"):
         assert load_checkpoint(run / "checkpoints" / name)["progress"]["step"] == 4
     assert not list((run / "checkpoints").glob(".*"))
 
 
-def test_nan_before_the_first_checkpoint_leaves_no_run_directory(tmp_path, hello_config, monkeypatch):
-    nan_at(monkeypatch, 2)
-    assert_user_error(cli("train", hello_config, "--run-dir", tmp_path / "run", "-q"),
-                      "step 2 (epoch 1, batch 2)", "no checkpoint had been written yet")
+def test_nan_before_the_first_checkpoint_leaves_no_run_directory(tmp_path, hello_config):
+    with pytest.raises(UserError, match=r"step 2 \(epoch 1, batch 2\).*no checkpoint had been written yet"):
+        train_hello(hello_config, tmp_path / "run", nan_at(2))
     assert not (tmp_path / "run").exists()
 
 
-def test_on_nan_skip_batch_skips_it_and_finishes(tmp_path, hello_config, monkeypatch):
-    nan_at(monkeypatch, 7)
+def test_on_nan_skip_batch_skips_it_and_finishes(tmp_path, hello_config):
     run = tmp_path / "run"
-    result = cli("train", hello_config, "--run-dir", run, "-q", "-o", "train.on_nan=skip_batch")
-    assert result.code == 0, result.err
+    train_hello(hello_config, run, nan_at(7), "train.on_nan=skip_batch")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["skipped_batches"] == 1 and summary["steps"] == 11
     assert all(torch.isfinite(v).all() for v in load_checkpoint(run / "checkpoints" / "last.pt")["model"].values())

@@ -151,9 +151,10 @@ class Outcome:
 
 
 def download(name: str | Corpus, root: Path, *, mirror: str | None = None, allow_unpinned: bool = False,
-             force: bool = False, quiet: bool = False) -> list[Outcome]:
+             force: bool = False, quiet: bool = False, display: "transfer_display | None" = None) -> list[Outcome]:
     """Fetch every file of a corpus into ROOT/<folder>; raises UserError on the first failure
-    (files already verified stay, the failed one leaves nothing behind)."""
+    (files already verified stay, the failed one leaves nothing behind). `display` shows the
+    transfers (default: a progress bar per file, or nothing when quiet)."""
     corpus = name if isinstance(name, Corpus) else find_corpus(name)
     mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
     urls = [file_url(corpus, remote, mirror) for remote in corpus.files]  # refuse before writing anything
@@ -165,7 +166,7 @@ def download(name: str | Corpus, root: Path, *, mirror: str | None = None, allow
         raise UserError(f"{folder}: cannot create the corpus folder ({e.strerror or e})") from None
     outcomes = []
     try:
-        with transfer_display(quiet) as display:
+        with display or transfer_display(quiet) as display:
             for url, remote in zip(urls, corpus.files):
                 outcomes.append(fetch_one(url, folder, remote, display, allow_unpinned=allow_unpinned,
                                           force=force, mirror=bool(mirror)))

@@ -46,6 +46,8 @@ class RunOptions:
     quiet: bool = False
     callbacks: list[Callback] = field(default_factory=list)
     nan_check_each_step: bool | None = None  # None: on the CPU, or where on_nan=skip_batch needs it
+    task_class: type | None = None           # the Task to train (default: TASKS[cfg.task]): a variant of
+                                             # a task, as an experiment or a test double, without registering it
 
 
 def train(cfg: Config, options: RunOptions | None = None, **kwargs) -> dict:
@@ -93,7 +95,7 @@ def prepare(cfg: Config, options: RunOptions, run_dir: Path, device: torch.devic
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         torch.manual_seed(cfg.seed)
-        task, splits = TASKS[cfg.task].for_training(cfg, paths, run_dir)
+        task, splits = (options.task_class or TASKS[cfg.task]).for_training(cfg, paths, run_dir)
         if not splits.train:
             raise UserError("data: the training split is empty")
         if ckpt is not None and not same_plain_data(task.state_dict(), ckpt["task_state"]):
