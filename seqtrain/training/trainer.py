@@ -144,11 +144,7 @@ class Trainer:
         self.log = MetricsLog(run_dir / "metrics.jsonl")
         self.nan = NanGuard.for_run(self.tc.on_nan, device, world, options.nan_check_each_step)
         self.signal = StopSignal(self.display.note)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.tc.precision)
-        if dtype is not None and device.type != "cuda":
-            self.display.note(f"train.precision {self.tc.precision} applies on CUDA only; this run trains in fp32")
-        self.autocast = (lambda: torch.autocast("cuda", dtype=dtype)) if dtype and device.type == "cuda" \
-            else contextlib.nullcontext
+        self.autocast = autocast_for(self.tc.precision, device, self.display.note)
         self.started = time.perf_counter() - state.progress.last_metrics.get("elapsed", 0.0)
         self.loss_sum, self.loss_steps, self.tokens = 0.0, 0, 0  # since the last evaluation / sync
         self.mean_loss: float | None = None  # loss_sum / loss_steps over all processes, at the last sync
@@ -182,7 +178,9 @@ class Trainer:
             if p.last_metrics.get("step") != p.step:
                 self.evaluate_and_save(scheduled=False)
         self.display.stop()
-        return self.finish()
+        summary = run_summary(self)
+        self.call("on_train_end", summary)
+        return summary
 
     def step(self, batch: dict, index: int, tokens: int) -> bool:
         """One optimizer step on `batch` (collated, on the device); False if it was skipped (a
@@ -281,10 +279,14 @@ class Trainer:
             self.checkpoints.save(name, self.state)
         self.call("on_save", name)
 
-    def finish(self) -> dict:
-        summary = run_summary(self)
-        self.call("on_train_end", summary)
-        return summary
+
+
+def autocast_for(precision: str, device: torch.device, note):
+    """The context each step runs in: torch.autocast for train.precision on CUDA; fp32 elsewhere (said once)."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    if dtype is not None and device.type != "cuda":
+        note(f"train.precision {precision} applies on CUDA only; this run trains in fp32")
+    return (lambda: torch.autocast("cuda", dtype=dtype)) if dtype and device.type == "cuda" else contextlib.nullcontext
 
 
 def update(state: TrainState, loss: torch.Tensor, clip_grad_norm: float) -> None:

@@ -34,6 +34,7 @@ from seqtrain.tasks.shared import RNNConfig, build_recurrent, every_step_states,
 import seqtrain.tasks.tang.poems as P
 from seqtrain.tasks.tang.generate import BATCH, generate
 from seqtrain.tasks.tang.plans import StartDoesNotFit
+from seqtrain.tasks.tang.poem_eval import evaluate_poems
 from seqtrain.tasks.tang.request import PoemRequest
 
 BOS, EOS = "<s>", "</s>"
@@ -109,18 +110,10 @@ class TangTask(WritesPoems, HasCorpus, Task):
     # ---------------------------------------------------------------- data
     @classmethod
     def corpus(cls, cfg: TangConfig, paths: dict) -> tuple[list[P.Poem], list[P.Poem], dict]:
-        """The selected poems of the config's files, split into (train, validation), and the counts
-        of each cleaning filter."""
-        d, counts = cfg.data, {}
-        files = [p for key, p in paths.items() if key.startswith("files")]
-        poems = select(cfg, [poem for f in files for poem in P.read_json_poems(f)], counts)
-        train, valid = seeded_split(poems, d.valid_fraction, d.split_seed, keep_one=True)
-        return train, valid, counts
+        return read_corpus(cfg, paths)
 
     @classmethod
     def score_written(cls, path: Path, train: list[P.Poem], valid: list[P.Poem], **request) -> dict:
-        from seqtrain.tasks.tang.poem_eval import evaluate_poems
-
         return evaluate_poems(path, train, valid, **request)
 
     @classmethod
@@ -224,14 +217,7 @@ class TangTask(WritesPoems, HasCorpus, Task):
             bos=BOS, eos=EOS, specials=set(SPECIALS), unk=UNK)]
 
     def nats_per_char(self, model, texts: list[str]) -> float:
-        """Cross-entropy of each text as a whole poem (its end included), in nats per character."""
-        examples = [Encoded(torch.tensor(self.encode(P.normalise(t)))) for t in texts if P.normalise(t)]
-        if not examples:
-            raise UserError("no text to score: give some, e.g. 床前明月光")
-        batch = {k: v.to(model_device(model)) for k, v in self.collate(examples).items()}
-        with torch.no_grad():
-            sums = self.evaluate_batch(model, batch)
-        return float(sums["loss_sum"]) / float(sums["chars"])
+        return nats_per_char(self, model, texts)
 
     def epoch_report(self, model) -> str:
         return "sample: " + sample_poems(self, model, 1)[0]
@@ -255,6 +241,27 @@ class TangTask(WritesPoems, HasCorpus, Task):
             states = every_step_states(model.all_states, {"x": x, "lengths": batch["lengths"]}, batch["lengths"])
         return Prediction(text="\n".join(outputs),
                           records=[{"input": s, "output": o} for s, o in zip(inputs, outputs)], states=states)
+
+
+def read_corpus(cfg: TangConfig, paths: dict) -> tuple[list[P.Poem], list[P.Poem], dict]:
+    """The selected poems of the config's files, split into (train, validation), and the counts
+    of each cleaning filter."""
+    d, counts = cfg.data, {}
+    files = [p for key, p in paths.items() if key.startswith("files")]
+    poems = select(cfg, [poem for f in files for poem in P.read_json_poems(f)], counts)
+    train, valid = seeded_split(poems, d.valid_fraction, d.split_seed, keep_one=True)
+    return train, valid, counts
+
+
+def nats_per_char(task: TangTask, model, texts: list[str]) -> float:
+    """Cross-entropy of each text as a whole poem (its end included), in nats per character."""
+    examples = [Encoded(torch.tensor(task.encode(P.normalise(t)))) for t in texts if P.normalise(t)]
+    if not examples:
+        raise UserError("no text to score: give some, e.g. 床前明月光")
+    batch = {k: v.to(model_device(model)) for k, v in task.collate(examples).items()}
+    with torch.no_grad():
+        sums = task.evaluate_batch(model, batch)
+    return float(sums["loss_sum"]) / float(sums["chars"])
 
 
 def cross_entropy_table(m: dict, bigram_k: float | None) -> Table:
