@@ -20,6 +20,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(TINY))
 def test_bench_script_prints_both_throughputs_and_their_ratio(script):
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *TINY[script], "--rounds", "1"],

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import cli
@@ -17,6 +18,7 @@ def run(*args, cwd=REPO):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_help_does_not_import_torch():
     code = ("import sys; sys.argv=['seqtrain','--help']\nfrom seqtrain.cli import app\n"
             "try: app()\nexcept SystemExit: pass\nprint('torch' in sys.modules, 'gensim' in sys.modules)")
@@ -24,6 +26,7 @@ def test_help_does_not_import_torch():
     assert done.stdout.strip().endswith("False False")
 
 
+@pytest.mark.slow
 def test_every_command_has_help():
     for command in ["train", "evaluate", "predict", "info", "config"]:
         done = run(command, "--help")
@@ -44,6 +47,7 @@ def test_info_names_the_task_and_its_vocabulary(hello_run):
     assert "hello" in info.out and "vocab chars" in info.out
 
 
+@pytest.mark.slow
 def test_bad_override_is_one_line_and_exit_2(tmp_path):
     done = run("train", "configs/hello.yaml", "-o", "train.epoch=3", "--run-dir", tmp_path / "run")
     assert done.returncode == 2
@@ -54,6 +58,7 @@ def test_bad_override_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_states_file_holds_every_step(tmp_path):
     assert run("train", "configs/hello.yaml", "--run-dir", tmp_path / "run", "-q").returncode == 0
     done = run("predict", tmp_path / "run", "hello", "hell", "--states", tmp_path / "states.npz")
@@ -64,6 +69,7 @@ def test_states_file_holds_every_step(tmp_path):
     assert states["h"].shape == (1, 1, 2, 5, 4) and states["lengths"].tolist() == [5, 4]
 
 
+@pytest.mark.slow
 def test_config_command_prints_a_loadable_default_config():
     done = run("config", "sincos")
     assert done.returncode == 0, done.stderr

@@ -22,6 +22,8 @@ from seqtrain.tasks import load_config
 from seqtrain.distributed.launch import exit_status, torchrun_args
 from seqtrain.training.trainer import train
 
+pytestmark = pytest.mark.slow  # every test here starts several processes (torchrun, DDP)
+
 SINCOS = """\
 task: sincos
 data: {train_windows: 256, dev_windows: 64, steps: 30}

@@ -36,6 +36,7 @@ def test_every_registered_task_has_a_quick_run():
     assert set(TASKS) == set(QUICK)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(QUICK))
 def test_train_save_load_in_a_fresh_process_and_predict(name, tmp_path):
     config, overrides, predict_input, looks_right = QUICK[name]

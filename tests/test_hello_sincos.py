@@ -36,6 +36,7 @@ def test_hello_pair_file_with_unequal_lengths_names_the_line(tmp_path):
         train(cfg, run_dir=tmp_path / "run", quiet=True)
 
 
+@pytest.mark.slow
 def test_sincos_reaches_validation_mse_below_1e_4(tmp_path):
     cfg = load_config("configs/sincos.yaml", ["train.threads=2"])
     summary = train(cfg, run_dir=tmp_path / "run", quiet=True)

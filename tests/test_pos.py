@@ -90,6 +90,7 @@ def len_of(example) -> int:
 
 # ---------------------------------------------------------------- train, save, load, predict
 
+@pytest.mark.slow
 def test_train_save_load_in_a_fresh_process_predicts_the_same_tags(toy_run):
     sentences = ["The dog ate the apple .", "Mary read a book in the garden .", "Zebras quickly jumped ."]
     lines = predicted_here_and_in_a_fresh_process(toy_run, sentences)
@@ -97,6 +98,7 @@ def test_train_save_load_in_a_fresh_process_predicts_the_same_tags(toy_run):
     assert lines[0].startswith("The/DET dog/NOUN")
 
 
+@pytest.mark.slow
 def test_predict_reads_a_file_or_stdin_one_sentence_per_line_and_prints_json(toy_run, tmp_path):
     path = tmp_path / "input.txt"
     path.write_text("The dog ate the apple .\n\nThe cat sat .\n")
@@ -223,6 +225,7 @@ def test_word2vec_trains_before_the_tagger_and_is_cached_in_the_run_directory(tm
 
 # ---------------------------------------------------------------- English EWT (needs the corpus)
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("SEQTRAIN_DATA"), reason="needs $SEQTRAIN_DATA with ud-en-ewt")
 def test_a_short_english_ewt_run_learns_to_tag(tmp_path):
     root = Path(os.environ["SEQTRAIN_DATA"])

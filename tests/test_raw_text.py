@@ -28,6 +28,7 @@ def tagger(tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_a_tagger_tags_raw_text_with_the_tokenizer_its_checkpoint_carries(tagger):
     result = run_cli("predict", tagger, "The dog ate the apple. The cat sat on the mat.")
     assert result.code == 0, result.err
@@ -109,6 +110,7 @@ def test_a_gold_file_whose_tokens_do_not_spell_its_text_is_one_line_naming_the_l
     assert_user_error(cli("evaluate", tagger, path, "--raw"), f"{path}:1:", "do not spell")
 
 
+@pytest.mark.slow
 def test_a_long_raw_line_without_a_sentence_end_is_tagged_whole(tagger, tmp_path):
     path = tmp_path / "long.txt"
     path.write_text(" ".join(["the dog"] * 10_000) + "\n", encoding="utf-8")

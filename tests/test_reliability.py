@@ -479,6 +479,7 @@ save_checkpoint({"task": "x", "value": torch.zeros(3)}, path)
 """
 
 
+@pytest.mark.slow
 def test_a_kill_between_write_and_rename_keeps_the_previous_checkpoint(tmp_path):
     path = tmp_path / "last.pt"
     done = subprocess.run([sys.executable, "-c", KILL_BETWEEN_WRITE_AND_RENAME, str(path)], cwd=REPO,
@@ -557,6 +558,7 @@ def dev_records(run: Path) -> list:
     return [(r["step"], r["metrics"]) for r in records if r["split"] == "dev"]
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_ends_with_the_weights_of_an_uninterrupted_run(fault_runs, stopped_runs):
     config, whole = fault_runs
     run, killed = stopped_runs[signal.SIGKILL]
@@ -569,6 +571,7 @@ def test_kill_9_then_resume_ends_with_the_weights_of_an_uninterrupted_run(fault_
     assert dev_records(run) == dev_records(whole)  # nothing logged twice or lost
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_or_sigterm_saves_last_pt_and_says_how_to_resume(fault_runs, stopped_runs, sig):
     config, whole = fault_runs

@@ -45,6 +45,7 @@ def pos_run(tmp_path_factory) -> Path:
 
 # ---------------------------------------------------------------- inputs that are not regular files
 
+@pytest.mark.slow
 def test_a_device_as_training_data_is_refused_before_a_byte_is_read(tmp_path):
     result = run_cli_limited("train", POS_TOY, "--run-dir", tmp_path / "run", "-o", "data.train=/dev/zero",
                              memory_mb=3072, timeout=90)
@@ -52,6 +53,7 @@ def test_a_device_as_training_data_is_refused_before_a_byte_is_read(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_fifo_as_data_is_refused_without_waiting_for_a_writer(tmp_path):
     fifo = tmp_path / "pairs.tsv"
     os.mkfifo(fifo)
@@ -60,6 +62,7 @@ def test_a_fifo_as_data_is_refused_without_waiting_for_a_writer(tmp_path):
                       "data.file", "a FIFO")
 
 
+@pytest.mark.slow
 def test_a_device_as_config_checkpoint_or_input_is_refused(hello_run):
     assert_user_error(run_cli_limited("train", "/dev/zero", timeout=90), "/dev/zero", "a device")
     assert_user_error(run_cli_limited("info", "/dev/zero", timeout=90), "/dev/zero", "a device")
@@ -108,6 +111,7 @@ def test_a_run_killed_before_its_first_checkpoint_names_the_way_out(tmp_path, he
     assert cli("train", hello_config, "--run-dir", run, "--overwrite", "-q").code == 0
 
 
+@pytest.mark.slow
 def test_two_runs_on_one_run_directory_are_not_both_allowed(tmp_path):
     config = write(tmp_path / "slow.yaml", TINY_HELLO.replace("epochs: 3", "epochs: 100000"))
     run = tmp_path / "run"
@@ -209,6 +213,7 @@ def test_duplicate_keys_are_refused_naming_the_line(tmp_path):
     assert_user_error(cli("train", config), "c.yaml:4", "duplicate key 'train'")
 
 
+@pytest.mark.slow
 def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i, name in enumerate("bcdefghi"):
@@ -289,6 +294,7 @@ def test_help_shows_the_shapes_of_the_states(hello_run):
 
 # ---------------------------------------------------------------- long inputs
 
+@pytest.mark.slow
 def test_a_long_sentence_and_a_huge_word_are_tagged_in_bounded_time(pos_run, tmp_path):
     words = " ".join(["the", "dog", "ate", "an", "apple", "."] * 1500)  # 9,000 words
     lines = write(tmp_path / "long.txt", words + "\n" + "a" * 1_000_000 + " .\n")

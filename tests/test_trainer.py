@@ -122,18 +122,6 @@ def test_every_optimizer_trains(tmp_path, optimizer):
     assert summary["final"]["mse"] < 0.6
 
 
-def test_readme_checkpoint_table_matches_the_schema_in_code():
-    from pathlib import Path
-
-    from seqtrain.training.state import CHECKPOINT_SCHEMA
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Checkpoint format", 1)[1].split("\n\n| key | content |", 1)[1].split("\n\n", 1)[0]
-    rows = [line.split("|")[1:3] for line in table.strip().splitlines()[1:]]
-    documented = {key.strip().strip("`"): text.strip() for key, text in rows}
-    assert documented == CHECKPOINT_SCHEMA
-
-
 def test_a_checkpoint_holds_exactly_the_schema(tmp_path):
     from seqtrain.training.state import CHECKPOINT_SCHEMA
 

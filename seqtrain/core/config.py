@@ -312,21 +312,40 @@ def check_range(value: Any, meta: Mapping, key: str) -> None:
 
 # ---------------------------------------------------------------- documentation
 
-def describe_defaults(cls: type, indent: int = 0) -> list[str]:
-    """YAML lines with every key, its default and its help, for `seqtrain config TASK`."""
-    lines = []
+class ConfigKey(typing.NamedTuple):
+    """One key of a config class: its dotted name, default (as YAML), help and allowed values. A
+    section (a nested dataclass) has default None."""
+    key: str
+    default: str | None
+    help: str
+    choices: tuple
+
+
+def config_keys(cls: type, prefix: str = "") -> typing.Iterator[ConfigKey]:
+    """Every key of a config class, depth first: what `seqtrain config TASK` prints and what the
+    docs' config reference lists (both read this, so neither can drift from the dataclasses)."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        pad = " " * indent
-        hint = hints[f.name]
+        hint, key, help = hints[f.name], prefix + f.name, f.metadata.get("help", "")
         if dataclasses.is_dataclass(hint):
-            lines.append(f"{pad}{f.name}:  # {f.metadata.get('help', '')}")
-            lines += describe_defaults(hint, indent + 2)
+            yield ConfigKey(key, None, help, ())
+            yield from config_keys(hint, key + ".")
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         value = yaml.safe_dump(default, default_flow_style=True, allow_unicode=True).strip()
         value = value.removesuffix("\n...").removesuffix("...").strip()
         choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
-        extra = f" [{'|'.join(map(str, choices))}]" if choices else ""
-        lines.append(f"{pad}{f.name}: {value}  # {f.metadata.get('help', '')}{extra}")
+        yield ConfigKey(key, value, help, tuple(map(str, choices)))
+
+
+def describe_defaults(cls: type) -> list[str]:
+    """YAML lines with every key, its default and its help, for `seqtrain config TASK`."""
+    lines = []
+    for k in config_keys(cls):
+        pad, name = "  " * k.key.count("."), k.key.rsplit(".", 1)[-1]
+        if k.default is None:
+            lines.append(f"{pad}{name}:  # {k.help}")
+            continue
+        extra = f" [{'|'.join(k.choices)}]" if k.choices else ""
+        lines.append(f"{pad}{name}: {k.default}  # {k.help}{extra}")
     return lines

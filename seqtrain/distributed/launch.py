@@ -3,7 +3,7 @@
 It is exactly `torchrun --standalone --nproc-per-node N -m seqtrain train CONFIG ...` (one machine,
 a rendezvous on a free local port), run through torch.distributed.run in this process, so that a
 failure ends with the workers' own one-line message and exit status instead of torchrun's report.
-For several machines, call torchrun yourself (README: Distributed and GPU training).
+For several machines, call torchrun yourself (docs/guides/distributed.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Everything that resumes a run, saved and restored through one object, and the checkpoint schema.
 
 A checkpoint is one torch.save file of plain data (tensors, numbers, strings, lists, dicts), read
-with weights_only=True. CHECKPOINT_SCHEMA is its definition; the README's table is checked against it.
+with weights_only=True. CHECKPOINT_SCHEMA is its definition; the table of docs/reference/checkpoint.md
+is checked against it.
 """
 
 from __future__ import annotations

@@ -330,7 +330,7 @@ def run_summary(trainer: Trainer) -> dict:
     if t.world.is_main:
         from seqtrain.ui.plots import plot_losses
 
-        files = [plot_losses(t.run_dir / "metrics.jsonl", t.run_dir / "loss.png")]
+        files = [plot_losses(t.run_dir / "metrics.jsonl", t.run_dir / "loss.png", monitor=t.best.monitor)]
         with t.state.averaged():
             files += t.task.write_artifacts(t.state.model, t.splits, t.run_dir)
         summary["artifacts"] = [str(f) for f in files if f]

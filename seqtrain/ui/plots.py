@@ -15,33 +15,56 @@ def _pyplot():
     return plt
 
 
-def plot_losses(metrics_path: Path, out: Path) -> Path | None:
-    """Train and dev loss against steps, from metrics.jsonl."""
-    if not metrics_path.exists():
-        return None
+def read_series(metrics_path: Path, metric: str) -> dict[str, tuple[list, list]]:
+    """split -> (steps, values) of one metric, from metrics.jsonl."""
     series: dict[str, tuple[list, list]] = {}
     for line in metrics_path.read_text().splitlines():
         record = json.loads(line)
-        if "loss" in record["metrics"]:
+        if metric in record["metrics"]:
             xs, ys = series.setdefault(record["split"], ([], []))
             xs.append(record["step"])
-            ys.append(record["metrics"]["loss"])
-    if not series:
+            ys.append(record["metrics"][metric])
+    return series
+
+
+def plot_losses(metrics_path: Path, out: Path, monitor: str = "loss") -> Path | None:
+    """loss.png: see loss_figure."""
+    fig = loss_figure(metrics_path, monitor) if metrics_path.exists() else None
+    if fig is None:
+        return None
+    fig.savefig(out, dpi=100)
+    _pyplot().close(fig)
+    return out
+
+
+def loss_figure(metrics_path: Path, monitor: str = "loss"):
+    """Train and dev loss against steps, from metrics.jsonl; beside them, the monitored dev metric
+    (accuracy, F1, ...) when it is not the loss, so a reader sees where it levelled off."""
+    series = read_series(metrics_path, "loss")
+    dev = read_series(metrics_path, monitor).get("dev") if monitor != "loss" else None
+    if not series and not dev:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, axes = plt.subplots(1, 2 if dev else 1, figsize=(11 if dev else 6, 4), squeeze=False)
+    ax = axes[0][0]
     for split, (xs, ys) in series.items():
         ax.plot(xs, ys, marker="o", markersize=3, label=split)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    if all(y > 0 for _, ys in series.values() for y in ys):
+    if series and all(y > 0 for _, ys in series.values() for y in ys):
         ax.set_yscale("log")
-    ax.legend()
+    if series:
+        ax.legend()
     ax.grid(alpha=0.3)
+    if dev:
+        ax = axes[0][1]
+        ax.plot(*dev, marker="o", markersize=3, color="tab:green", label=f"dev {monitor}")
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"dev {monitor}")
+        ax.legend()
+        ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def plot_series(out: Path, x, lines: dict[str, list], title: str, xlabel: str = "t") -> Path:

@@ -1,6 +1,6 @@
 """Tokenizers that need no training: whitespace splitting (what a tagger read before raw text came
 in), segtok for English and jieba for Chinese. They are baselines and fallbacks: the tokenize task
-learns a treebank's own conventions, which these do not follow (README, "Raw text").
+learns a treebank's own conventions, which these do not follow (docs/results/tokenize.md).
 
 Each is a callable: paragraphs of raw text -> the sentences of each, as document.Sentence objects.
 """
