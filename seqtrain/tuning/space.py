@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqtrain.core.config import Config, bounded, describe, parse_yaml, set_value
+from seqtrain.core.config import Config, bounded, describe, set_value
+from seqtrain.core.documents import read_yaml
 from seqtrain.core.errors import UserError
 from seqtrain.tasks import config_from_dict
 
@@ -66,10 +67,8 @@ class Param:
 def read_space(path: Path, raw_config: dict) -> list[Param]:
     """The space in PATH, every value checked against the config `raw_config` (a dict as read from
     the config YAML, overrides applied). Raises UserError naming the file and key."""
-    from seqtrain.core.textfile import read_text
-
     path = Path(path)
-    raw = parse_yaml(read_text(path, what="search space"), str(path))
+    raw = read_yaml(path, what="search space")
     if raw is None or raw == {}:
         raise UserError(f"{path}: the search space is empty; map config keys to "
                         f"{{low, high}} or {{choices: [...]}}, e.g. train.lr: {{low: 1.0e-4, high: 1.0e-2, log: true}}")
