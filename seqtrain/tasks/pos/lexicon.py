@@ -28,7 +28,7 @@ import torch
 from seqtrain.core.config import bounded
 from seqtrain.core.errors import UserError, where
 from seqtrain.core.paths import names_only
-from seqtrain.core.textfile import read_text
+from seqtrain.core.textfile import read_lines
 from seqtrain.data.packages import installed_version, package_dir
 from seqtrain.data.pku_1998 import PKU_1998, pku_1998_path, read_pku_1998
 
@@ -136,7 +136,7 @@ def read_lexicon(path: Path) -> Lexicon:
     """A user lexicon: `word<TAB>tag1 tag2 ...` per line; blank lines are skipped, a word on several
     lines gets every tag they give."""
     pairs = []
-    for number, line in enumerate(read_text(path, what="lexicon").splitlines(), 1):
+    for number, line in enumerate(read_lines(path, what="lexicon"), 1):
         if not line.strip():
             continue
         word, _, tags = line.partition("\t")
@@ -160,7 +160,7 @@ def jieba_lexicon(tags: list[str] | None = None, trained_with: str | None = None
     if trained_with is not None and trained_with != version:
         print(f"note: this model was trained with jieba {trained_with}'s dictionary, jieba {version} is "
               f"installed; the lexicon tags of some words may differ", file=sys.stderr)
-    pairs = [(parts[0], parts[2]) for line in read_text(jieba_dict_path(), what="jieba dictionary").splitlines()
+    pairs = [(parts[0], parts[2]) for line in read_lines(jieba_dict_path(), what="jieba dictionary")
              if len(parts := line.split()) >= 3]
     return Lexicon.from_pairs(pairs, JIEBA, version, tags)
 
