@@ -310,3 +310,13 @@ def test_a_grid_too_large_to_search_is_one_line_naming_the_parameter(tmp_path, s
                              cwd=tmp_path, memory_mb=2048, timeout=60)
     assert_user_error(result, "space.yaml", key, "grid")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_grid_within_the_limit_lists_every_value():
+    from seqtrain.tuning.space import Param, check_grid
+
+    params = [Param("train.lr", "float", low=0.1, high=0.3, step=0.1),
+              Param("model.hidden_size", "int", low=4, high=8, step=2),
+              Param("model.cell", "choices", choices=("rnn", "gru"))]
+    check_grid(params, "space.yaml")
+    assert [p.grid() for p in params] == [[0.1, 0.2, 0.3], [4, 6, 8], ["rnn", "gru"]]
