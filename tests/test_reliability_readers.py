@@ -50,9 +50,11 @@ def test_a_number_too_long_for_any_setting_in_a_config_is_one_line_naming_its_li
     assert not (tmp_path / "run").exists()
 
 
-def test_a_value_yaml_cannot_build_is_one_line_naming_its_line(tmp_path):
-    config = write(tmp_path / "c.yaml", "task: hello\nname: 2024-13-45\n")  # a date with month 13
-    assert_user_error(cli("train", config, "--run-dir", tmp_path / "run"), f"{config}:2:", "2024-13-45")
+@pytest.mark.parametrize("line", ["name: 2024-13-45", "seed: !!int ''", "seed: !!float ''", "seed: !!timestamp x"],
+                         ids=["month-13", "empty-int", "empty-float", "not-a-timestamp"])
+def test_a_value_yaml_cannot_build_is_one_line_naming_its_line(tmp_path, line):
+    config = write(tmp_path / "c.yaml", f"task: hello\n{line}\n")
+    assert_user_error(cli("train", config, "--run-dir", tmp_path / "run"), f"{config}:2:", "cannot read the value")
 
 
 def test_an_integer_of_thousands_of_digits_in_an_override_is_one_line_naming_the_key(tmp_path, hello_config):

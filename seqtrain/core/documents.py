@@ -88,15 +88,15 @@ class StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
     def construct_object(self, node, deep=False):
-        # every value is built here: a number past a limit or an impossible date (2024-13-45) raise
-        # ValueError or OverflowError inside PyYAML's constructors
+        # every value is built here: a number past a limit, an impossible date (2024-13-45) or an
+        # empty `!!int ""` raise ValueError, OverflowError, IndexError... inside PyYAML's constructors
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith((":int", ":float")) \
                 and len(node.value) > MAX_NUMBER_CHARS:
             refuse(f"a number of {len(node.value):,} characters; seqtrain reads numbers of at most "
                    f"{MAX_NUMBER_CHARS}", node)
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, OverflowError) as e:
+        except (ValueError, OverflowError, IndexError, KeyError, TypeError, AttributeError) as e:
             refuse(f"cannot read the value {node.value[:40]!r} ({str(e)[:80]})" if isinstance(node, yaml.ScalarNode)
                    else f"cannot read this value ({str(e)[:80]})", node)
 
