@@ -16,7 +16,7 @@ from seqtrain.core.device import check_device, model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.owned import replace_file
 from seqtrain.core.paths import data_root, resolve_data_path, resolve_paths
-from seqtrain.core.textfile import MAX_BYTES, decode, read_text
+from seqtrain.core.textfile import MAX_BYTES, decode, read_lines, split_lines
 from seqtrain.core.vocab import Vocab
 from seqtrain.tasks import TASKS, config_from_dict, load_config
 from seqtrain.tasks.base import PredictOptions, Prediction, Task
@@ -108,10 +108,10 @@ def read_inputs(inputs: list[str], input_file: str | None, data_dir=None) -> lis
         data = sys.stdin.buffer.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
             raise UserError(f"<stdin>: more than {MAX_BYTES >> 20} MiB; give a file instead")
-        lines += decode(data, "<stdin>").splitlines()
+        lines += split_lines(decode(data, "<stdin>"))
     elif input_file:
         path = resolve_data_path(input_file, data_root(data_dir), "--input", as_given=True)
-        lines += read_text(path, what="input file").splitlines()
+        lines += read_lines(path, what="input file")
     return lines
 
 

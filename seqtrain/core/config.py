@@ -19,6 +19,7 @@ from typing import Any, Literal, Mapping
 
 import yaml
 
+from seqtrain.core.documents import parse_yaml, read_yaml
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 
@@ -95,45 +96,8 @@ def load_config(path: str | Path, overrides: typing.Sequence[str], tasks: TaskRe
     return config_from_dict(raw, tasks, source=str(path))
 
 
-class StrictLoader(yaml.SafeLoader):
-    """safe_load that refuses what a config never needs and a hostile file abuses: aliases (a few
-    hundred bytes of them expand into gigabytes) and duplicate keys (silently last-wins)."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.MarkedYAMLError(problem="aliases (*name) are not allowed in a config",
-                                       problem_mark=event.start_mark)
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, typing.Hashable) and key in seen:
-                raise yaml.MarkedYAMLError(problem=f"duplicate key {bounded(key)}",
-                                           problem_mark=key_node.start_mark)
-            if isinstance(key, typing.Hashable):
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def parse_yaml(text: str, where: str) -> Any:
-    try:
-        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        reason = getattr(e, "problem", None) or "not valid YAML"
-        raise UserError(f"{where}{line}: not valid YAML: {reason}") from None
-    except RecursionError:
-        raise UserError(f"{where}: not a config: nested too deeply") from None
-
-
 def read_yaml_mapping(path: Path) -> dict:
-    from seqtrain.core.textfile import read_text
-
-    raw = parse_yaml(read_text(path, what="config file"), str(path))
+    raw = read_yaml(path, what="config file")
     if raw is None:
         raise UserError(f"{path}: config file is empty")
     if not isinstance(raw, dict):

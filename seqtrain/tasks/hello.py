@@ -19,7 +19,7 @@ from seqtrain.core.config import Config
 from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
-from seqtrain.core.textfile import read_text
+from seqtrain.core.textfile import read_lines
 from seqtrain.core.vocab import Vocab
 from seqtrain.models.layers import OneHot, StepwiseRNN, embedding
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Task
@@ -172,10 +172,10 @@ def read_pairs(cfg: HelloConfig, paths: dict) -> list[tuple[str, str]]:
 
 def read_pair_file(path: Path) -> list[tuple[str, str]]:
     pairs = []
-    for number, line in enumerate(read_text(path).splitlines(), 1):
+    for number, line in enumerate(read_lines(path), 1):
         if not line.strip():
             continue
-        pair = line.rstrip("\r").split("\t")
+        pair = line.split("\t")
         check_pair(pair, f"{path}:{number}")
         pairs.append((pair[0], pair[1]))
     if not pairs:

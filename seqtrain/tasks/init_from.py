@@ -29,7 +29,14 @@ def load_trained(spec: str, key: str, task: str, what: str) -> dict:
         raise UserError(f"{key}: {e}") from None
     if ckpt["task"] != task:
         raise UserError(f"{key}: {spec} holds a {ckpt['task']} model, not {what}")
+    if not finite_weights(ckpt["model"]):  # it would tokenize nonsense, or train into a NaN loss at step 1
+        raise UserError(f"{key}: {spec}: its weights hold NaN or inf values (use a checkpoint from before "
+                        f"its training diverged)")
     return {k: ckpt[k] for k in ("task", "config", "task_state", "model")}  # not its optimizer state
+
+
+def finite_weights(weights: dict) -> bool:
+    return all(bool(torch.isfinite(v).all()) for v in weights.values() if v.is_floating_point())
 
 
 def starting_point(spec: str, task: str, what: str, model: dict) -> dict:

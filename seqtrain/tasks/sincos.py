@@ -136,14 +136,27 @@ class SinCosTask(Task):
                           records=[{"input": values, "output": predicted}], states=states)
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the model reads float32: a larger value would be inf
+
+
 def parse_values(inputs: list[str]) -> list[float]:
+    """Numbers separated by commas and/or spaces; each one finite (as float32), none left empty
+    between two commas."""
     values = []
     for text in inputs:
-        for item in text.replace(",", " ").split():
-            try:
-                values.append(float(item))
-            except ValueError:
-                raise UserError(f"not a number: {item!r} (give values like \"0.0,0.34,0.64\")") from None
+        pieces = text.split(",")
+        for piece in pieces:
+            if not piece.strip() and len(pieces) > 1:
+                raise UserError(f"an empty value between commas in {text[:60]!r} (give values like \"0.0,0.34,0.64\")")
+            for item in piece.split():
+                try:
+                    value = float(item)
+                except ValueError:
+                    raise UserError(f"not a number: {item[:60]!r} (give values like \"0.0,0.34,0.64\")") from None
+                if not abs(value) <= FLOAT32_MAX:  # nan, inf, and what float32 would make inf
+                    raise UserError(f"{item[:60]!r} is not a finite number the model can read "
+                                    f"(at most {FLOAT32_MAX:.4g} either way)")
+                values.append(value)
     if not values:
         raise UserError("no input values: give them like --values \"0.0,0.34,0.64\"")
     return values

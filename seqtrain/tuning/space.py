@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqtrain.core.config import Config, bounded, describe, parse_yaml, set_value
+from seqtrain.core.config import Config, bounded, describe, set_value
+from seqtrain.core.documents import read_yaml
 from seqtrain.core.errors import UserError
 from seqtrain.tasks import config_from_dict
 
 SPEC_KEYS = ("low", "high", "log", "step", "choices")
 SCALARS = (str, int, float, bool, type(None))
+MAX_GRID_POINTS = 10_000  # combinations of a grid search: each is a training run
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,19 @@ class Param:
             return trial.suggest_int(self.key, self.low, self.high, step=self.step or 1, log=self.log)
         return trial.suggest_float(self.key, self.low, self.high, step=self.step, log=self.log)
 
+    def grid_points(self) -> float | None:
+        """How many values grid() lists, as a float (step 5e-324 over a wide range gives inf, which no
+        int conversion survives); None for a continuous range."""
+        if self.kind == "choices":
+            return float(len(self.choices))
+        if self.kind == "int" and not self.log:
+            return float((self.high - self.low) // (self.step or 1) + 1)
+        if self.kind == "float" and self.step:
+            return math.floor(n) + 1.0 if math.isfinite(n := (self.high - self.low) / self.step + 1e-9) else math.inf
+        return None
+
     def grid(self) -> list | None:
-        """Every value, for the grid sampler; None for a continuous range."""
+        """Every value, for the grid sampler (check_grid first); None for a continuous range."""
         if self.kind == "choices":
             return list(self.choices)
         if self.kind == "int" and not self.log:
@@ -66,10 +79,8 @@ class Param:
 def read_space(path: Path, raw_config: dict) -> list[Param]:
     """The space in PATH, every value checked against the config `raw_config` (a dict as read from
     the config YAML, overrides applied). Raises UserError naming the file and key."""
-    from seqtrain.core.textfile import read_text
-
     path = Path(path)
-    raw = parse_yaml(read_text(path, what="search space"), str(path))
+    raw = read_yaml(path, what="search space")
     if raw is None or raw == {}:
         raise UserError(f"{path}: the search space is empty; map config keys to "
                         f"{{low, high}} or {{choices: [...]}}, e.g. train.lr: {{low: 1.0e-4, high: 1.0e-2, log: true}}")
@@ -86,6 +97,24 @@ def read_space(path: Path, raw_config: dict) -> list[Param]:
             except UserError as e:
                 raise UserError(f"{path}: {e} (in the space of {param.key})") from None
     return params
+
+
+def check_grid(params: list[Param], where: str) -> None:
+    """The grid sampler lists every value of every key, and every combination, before the first trial:
+    a range of 4e9 integers or of step 1e-12 would fill the memory. UserError naming the key."""
+    total, keys = 1.0, []
+    for param in params:
+        points = param.grid_points()
+        if points is None:
+            raise UserError(f"{where}: {param.key}: the grid sampler needs choices, an int range "
+                            f"or a float range with a step")
+        if points > MAX_GRID_POINTS:
+            raise UserError(f"{where}: {param.key}: a grid of {points:.3g} values; the grid sampler takes at most "
+                            f"{MAX_GRID_POINTS:,} (give a larger step or fewer choices, or use --sampler tpe)")
+        total, keys = total * points, keys + [param.key]
+        if total > MAX_GRID_POINTS:
+            raise UserError(f"{where}: {', '.join(keys)}: a grid of {total:.3g} combinations; the grid sampler "
+                            f"takes at most {MAX_GRID_POINTS:,} (give larger steps or fewer keys, or use --sampler tpe)")
 
 
 def parse_param(key: str, spec: Any, hint: Any, where: str) -> Param:

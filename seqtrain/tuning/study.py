@@ -27,7 +27,7 @@ from seqtrain.core.paths import data_root, resolve_paths
 from seqtrain.tasks import TASKS, config_from_dict
 from seqtrain.training.parts import Callback, NonFiniteLoss, monitored_metric
 from seqtrain.training.run_dir import not_yet_there, remove_created, sigterm_as_ctrl_c
-from seqtrain.tuning.space import Param, format_value, read_space, trial_config
+from seqtrain.tuning.space import Param, check_grid, format_value, read_space, trial_config
 
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
@@ -147,10 +147,7 @@ def prepare(options: TuneOptions) -> Search:
         if param.key in fixed:
             raise UserError(f"{param.key}: both searched (in {options.space}) and fixed with -o; drop one")
     if options.sampler == "grid":
-        coarse = [p.key for p in params if p.grid() is None]
-        if coarse:
-            raise UserError(f"{options.space}: {coarse[0]}: the grid sampler needs choices, an int range "
-                            f"or a float range with a step")
+        check_grid(params, str(options.space))
     resolve_paths(cfg.data, data_root(options.data_dir), "data")  # a missing corpus: before any study exists
     metric, direction = monitored_metric(options.metric or cfg.train.monitor, TASKS[cfg.task],
                                          "--metric" if options.metric else "train.monitor")

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Iterable
 
 from seqtrain.core.errors import UserError
-from seqtrain.core.textfile import read_text
+from seqtrain.core.textfile import read_lines
+from seqtrain.data.conllu import WORD, TokenIds
 
 FORMATS = ("auto", "conllu", "wordtag", "tsv")
 TAG_COLUMNS = {"upos": 3, "xpos": 4}
@@ -32,15 +33,11 @@ class Sentence:
     aux: dict[str, list[str]] = field(default_factory=dict)  # CoNLL-U: the auxiliary columns read
 
 
-def read_lines(path: str | Path) -> list[str]:
-    return read_text(path).splitlines()  # a non-UTF-8 file is an error that guesses its encoding
-
-
 def read_tagged(path: str | Path, fmt: str = "auto", tag_column: str = "upos",
                 aux_columns: tuple[str, ...] = ()) -> list[Sentence]:
     """Tagged sentences from a file in any of the three formats (`auto` guesses from name and content);
     `aux_columns` (CoNLL-U only) are read into each sentence's `aux`."""
-    lines = read_lines(path)
+    lines = read_lines(path)  # a non-UTF-8 file is an error that guesses its encoding
     fmt = detect_format(path, lines) if fmt == "auto" else fmt
     if aux_columns and fmt != "conllu":
         raise UserError(f"{path}: data.aux_tags ({', '.join(aux_columns)}) needs CoNLL-U, and this file reads as {fmt}")
@@ -76,11 +73,13 @@ def parse_conllu(lines: Iterable[str], path: str | Path = "<input>", tag_column:
     current = new_sentence()
     comments_from = None  # line of the first comment of a sentence that has no token yet
     empty_at = None       # first sentence that was only comments
+    ids = TokenIds(path)
     for index, line in enumerate(lines):
         number = index + 1
         if index == 0:
             line = line.removeprefix("\ufeff")  # a byte-order mark read from standard input
         if not line.strip():
+            ids.end()
             if current.words:
                 sentences.append(current)
             elif comments_from is not None:
@@ -96,12 +95,8 @@ def parse_conllu(lines: Iterable[str], path: str | Path = "<input>", tag_column:
         cols = line.split("\t")
         if len(cols) != 10:
             raise UserError(f"{path}:{number}: expected 10 tab-separated CoNLL-U columns, got {len(cols)}")
-        token_id = cols[0]
-        if "-" in token_id or "." in token_id:  # multiword-token range or empty node
-            check_id(token_id, path, number)
+        if ids.read(cols[0], number)[0] != WORD:  # a multiword-token range or an empty node
             continue
-        if not token_id.isdigit():
-            raise UserError(f"{path}:{number}: bad token ID {token_id!r} (expected 1, 2, ...)")
         form, tag = cols[1], cols[column]
         if not form:
             raise UserError(f"{path}:{number}: empty FORM column")
@@ -114,19 +109,13 @@ def parse_conllu(lines: Iterable[str], path: str | Path = "<input>", tag_column:
         current.token_lines.append(index)
         for name in aux_columns:
             current.aux[name].append(cols[AUX_COLUMNS[name]])
+    ids.end()
     if current.words:
         sentences.append(current)
     empty_at = empty_at or (comments_from if not current.words else None)
     if empty_at is not None and sentences:  # (a file of comments alone has no sentences: the caller says so)
         raise UserError(f"{path}:{empty_at}: a sentence with no tokens (only comment lines)")
     return sentences
-
-
-def check_id(token_id: str, path, number: int) -> None:
-    sep = "-" if "-" in token_id else "."
-    parts = token_id.split(sep)
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise UserError(f"{path}:{number}: bad token ID {token_id!r}")
 
 
 def parse_wordtag(lines: Iterable[str], path: str | Path = "<input>") -> list[Sentence]:

@@ -28,10 +28,13 @@ import torch
 from seqtrain.core.config import bounded
 from seqtrain.core.errors import UserError, where
 from seqtrain.core.paths import names_only
-from seqtrain.core.textfile import read_text
+from seqtrain.core.textfile import read_lines
 from seqtrain.data.packages import installed_version, package_dir
 from seqtrain.data.pku_1998 import PKU_1998, pku_1998_path, read_pku_1998
 
+# the widest built-in lexicon (spacy-lookups-en) has 1,792 tags; every tag is a column of each word's
+# feature row and of the lexicon layer, so 2 million tags made a 427 MB checkpoint
+MAX_LEXICON_TAGS = 10_000
 JIEBA = "jieba"
 SPACY_EN = "spacy-lookups-en"
 LEXICON_KEY = "data.lexicon"
@@ -107,18 +110,43 @@ class Lexicon:
 
     @classmethod
     def from_state(cls, state: dict) -> "Lexicon":
+        tags = checked_tags(state["tags"])
         if state["source"] == JIEBA:
-            return jieba_lexicon(tags=list(state["tags"]), trained_with=str(state["version"]))
+            return jieba_lexicon(tags=tags, trained_with=str(state["version"]))
         if "entries" in state:  # checkpoints written before the compact form
-            return cls(list(state["tags"]), {str(w): [int(i) for i in ids] for w, ids in state["entries"].items()}, FILE)
+            entries = {str(w): [int(i) for i in ids] for w, ids in state["entries"].items()}
+            check_ids([i for ids in entries.values() for i in ids], len(tags))
+            return cls(tags, entries, FILE)
         words = state["words"].split("\n") if state["words"] else []
-        ids, counts = state["ids"].tolist(), state["counts"]
+        counts = state["counts"]
+        if not (isinstance(counts, torch.Tensor) and isinstance(state["ids"], torch.Tensor)
+                and not counts.is_floating_point() and not state["ids"].is_floating_point()
+                and counts.dim() == state["ids"].dim() == 1 and len(counts) == len(words)
+                and bool((counts >= 0).all()) and int(counts.sum()) == len(state["ids"])):
+            raise ValueError("the lexicon's words, counts and ids do not match")
+        ids = state["ids"].tolist()
+        check_ids(ids, len(tags))
         ends = torch.cumsum(counts, 0)
         # 250,000 new lists would wake the cyclic garbage collector hundreds of times (half the
         # load time of a tagger); they hold only ints, so it is paused while they are made
         with gc_paused():
             entries = dict(zip(words, map(ids.__getitem__, map(slice, (ends - counts).tolist(), ends.tolist()))))
-        return cls(list(state["tags"]), entries, str(state["source"]), str(state.get("version", "")))
+        return cls(tags, entries, str(state["source"]), str(state.get("version", "")))
+
+
+def checked_tags(tags) -> list[str]:
+    """A checkpoint's lexicon tags; ValueError (a damaged checkpoint) unless they are a list of strings
+    no longer than a lexicon may be."""
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags) or len(tags) > MAX_LEXICON_TAGS:
+        raise ValueError(f"the lexicon's tags are not a list of at most {MAX_LEXICON_TAGS:,} strings")
+    return list(tags)
+
+
+def check_ids(ids: list[int], width: int) -> None:
+    """ValueError (a damaged checkpoint) for a tag id outside the lexicon's tags: a negative one would
+    silently set another column's bit, a large one fail inside torch."""
+    if ids and not 0 <= min(ids) <= max(ids) < width:
+        raise ValueError(f"the lexicon's tag ids go outside its {width} tags")
 
 
 @contextmanager
@@ -136,13 +164,18 @@ def read_lexicon(path: Path) -> Lexicon:
     """A user lexicon: `word<TAB>tag1 tag2 ...` per line; blank lines are skipped, a word on several
     lines gets every tag they give."""
     pairs = []
-    for number, line in enumerate(read_text(path, what="lexicon").splitlines(), 1):
+    distinct: set[str] = set()
+    for number, line in enumerate(read_lines(path, what="lexicon"), 1):
         if not line.strip():
             continue
         word, _, tags = line.partition("\t")
         if not word or any(c.isspace() for c in word) or not tags.split():
             raise UserError(f"{where(path, number)}: expected word<TAB>tag1 tag2 ... (a word without "
                             f"spaces, then at least one tag), got {bounded(line)}")
+        distinct.update(tags.split())
+        if len(distinct) > MAX_LEXICON_TAGS:
+            raise UserError(f"{where(path, number)}: more than {MAX_LEXICON_TAGS:,} distinct tags; a lexicon's "
+                            f"tags are word classes, each one a feature of every word")
         pairs += [(word, tag) for tag in tags.split()]
     if not pairs:
         raise UserError(f"{path}: the lexicon has no entries")
@@ -160,7 +193,7 @@ def jieba_lexicon(tags: list[str] | None = None, trained_with: str | None = None
     if trained_with is not None and trained_with != version:
         print(f"note: this model was trained with jieba {trained_with}'s dictionary, jieba {version} is "
               f"installed; the lexicon tags of some words may differ", file=sys.stderr)
-    pairs = [(parts[0], parts[2]) for line in read_text(jieba_dict_path(), what="jieba dictionary").splitlines()
+    pairs = [(parts[0], parts[2]) for line in read_lines(jieba_dict_path(), what="jieba dictionary")
              if len(parts := line.split()) >= 3]
     return Lexicon.from_pairs(pairs, JIEBA, version, tags)
 
@@ -225,7 +258,13 @@ NAMED_LEXICONS = {JIEBA: (jieba_dict_path, jieba_lexicon),
 def named_parts(value: str) -> list[str] | None:
     """The named lexicons `value` is, alone or joined by "+" (jieba+pku-1998), or None (a file): the
     rule by which config paths leave it unresolved."""
-    return value.split("+") if names_only(value, tuple(NAMED_LEXICONS)) else None
+    if not names_only(value, tuple(NAMED_LEXICONS)):
+        return None
+    parts = value.split("+")
+    twice = next((part for i, part in enumerate(parts) if part in parts[:i]), None)
+    if twice:  # its words would get every tag twice, as two features
+        raise UserError(f"{LEXICON_KEY}: {twice} is named twice in {value}; name each lexicon once")
+    return parts
 
 
 def named_lexicon(parts: list[str]) -> Lexicon:

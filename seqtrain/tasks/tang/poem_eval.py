@@ -10,14 +10,13 @@ masks): the share of poems whose rhyming lines share one 平聲 group, the share
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from seqtrain.core.errors import UserError
 from seqtrain.tasks.tang import prosody
 from seqtrain.tasks.tang.request import FORMS, LINE_COUNTS
 from seqtrain.tasks.tang.poems import form_of, is_hanzi, lines_of, normalise, read_text_poems
-from seqtrain.core.textfile import read_text
+from seqtrain.core.documents import read_json
 
 
 def form_valid(text: str, form: int = 0, lines: int = 0) -> bool:
@@ -41,12 +40,7 @@ def read_written(path: Path, defaults: dict) -> list[tuple[str, dict]]:
         raise UserError(f"{path}: file not found")
     if path.suffix != ".json":
         return [(p.text, dict(defaults)) for p in read_text_poems(path)]
-    try:
-        items = json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
-    except RecursionError:
-        raise UserError(f"{path}: not a poem file: nested too deeply") from None
+    items = read_json(path, what="poem file")
     if not isinstance(items, list):
         raise UserError(f"{path}: expected a JSON list of poems")
     out = []

@@ -7,7 +7,6 @@ text is its paragraphs joined; a line (句) is what lies between two punctuation
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import unicodedata
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqtrain.core.errors import UserError
+from seqtrain.core.documents import read_json
 from seqtrain.core.textfile import read_text
 
 PUNCTUATION = "，。；？！"                # what a kept poem may contain besides characters
@@ -74,12 +74,7 @@ def rejection(text: str) -> str | None:
 
 def read_json_poems(path: Path) -> list[Poem]:
     """Every poem of one chinese-poetry JSON file, normalised but not yet filtered."""
-    try:
-        data = json.loads(read_text(path))  # read_text: UTF-8, or an error that guesses the encoding
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
-    except RecursionError:
-        raise UserError(f"{path}: not a poem file: nested too deeply") from None
+    data = read_json(path, what="poem file")  # UTF-8, bounded; or one line naming the file and line
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):

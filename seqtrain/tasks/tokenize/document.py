@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqtrain.core.errors import UserError
-from seqtrain.core.textfile import read_text
+from seqtrain.core.textfile import read_lines
+from seqtrain.data.conllu import EMPTY, RANGE, TokenIds
 from seqtrain.data.pku_1998 import PKU_1998, pku_1998_conllu, pku_1998_path
 from seqtrain.tasks.shared import seeded_split
 
@@ -56,7 +57,7 @@ class Paragraph:
 
 def read_document(path: str | Path, tag_column: int = 3) -> list[Paragraph]:
     """The paragraphs of a CoNLL-U file with their gold tokens, words and tags."""
-    return group_paragraphs(parse_sentences(read_text(path).splitlines(), str(path), tag_column), str(path))
+    return group_paragraphs(parse_sentences(read_lines(path), str(path), tag_column), str(path))
 
 
 def train_lines(train: str, paths: dict) -> tuple[list[str], str]:
@@ -65,7 +66,7 @@ def train_lines(train: str, paths: dict) -> tuple[list[str], str]:
     if train == PKU_1998:
         path = pku_1998_path("data.train")
         return pku_1998_conllu(path), str(path)
-    return read_text(paths["train"]).splitlines(), str(paths["train"])
+    return read_lines(paths["train"]), str(paths["train"])
 
 
 def read_split(paths: dict, train: str, dev_fraction: float, split_seed: int, *, tag_column: int = 3,
@@ -84,7 +85,7 @@ def split_lines(lines: list[str], source: str, dev_path: Path | None, dev_fracti
     if not sentences:
         raise UserError(f"{source}: no sentences found (expected CoNLL-U)")
     if dev_path is not None:
-        train, dev = sentences, parse_sentences(read_text(dev_path).splitlines(), str(dev_path), tag_column)
+        train, dev = sentences, parse_sentences(read_lines(dev_path), str(dev_path), tag_column)
     else:
         train, dev = seeded_split(sentences, dev_fraction, split_seed)
     train = train[:max_train] if max_train else train
@@ -96,8 +97,10 @@ def parse_sentences(lines: list[str], path: str, tag_column: int = 3) -> list[tu
     out: list[tuple[bool, Sentence]] = []
     new_par, comments, tokens, start_line = False, {}, [], 0
     mwt_end, mwt = 0, None
+    ids = TokenIds(path)
 
     def finish():
+        ids.end()
         if tokens:
             out.append((new_par or not out, Sentence(tokens, comments.get("text", ""), comments.get("sent_id", ""), start_line)))
 
@@ -122,26 +125,22 @@ def parse_sentences(lines: list[str], path: str, tag_column: int = 3) -> list[tu
         if len(cols) != 10:
             raise UserError(f"{path}:{number}: expected 10 tab-separated CoNLL-U columns, got {len(cols)}")
         start_line = start_line or number
-        token_id, form, misc = cols[0], cols[1], cols[9]
+        form, misc = cols[1], cols[9]
         space_after = "SpaceAfter=No" not in misc.split("|")
-        if "." in token_id:
+        kind, word_id, last = ids.read(cols[0], number)  # checked: a range's words come right after it
+        if kind == EMPTY:
             continue  # an empty node: no text
-        if "-" in token_id:
-            first, _, last = token_id.partition("-")
-            if not (first.isdigit() and last.isdigit() and int(first) < int(last)):
-                raise UserError(f"{path}:{number}: bad multiword token ID {token_id!r}")
-            mwt, mwt_end = Token(form, [], [], space_after), int(last)
+        if kind == RANGE:
+            mwt, mwt_end = Token(form, [], [], space_after), last
             tokens.append(mwt)
             continue
-        if not token_id.isdigit():
-            raise UserError(f"{path}:{number}: bad token ID {token_id!r} (expected 1, 2, ...)")
         if not form:
             raise UserError(f"{path}:{number}: empty FORM column")
         tag = cols[tag_column] if cols[tag_column] not in ("", "_") else None
-        if mwt is not None and int(token_id) <= mwt_end:
+        if mwt is not None and word_id <= mwt_end:
             mwt.words.append(form)
             mwt.tags.append(tag)
-            if int(token_id) == mwt_end:
+            if word_id == mwt_end:
                 mwt = None
         else:
             tokens.append(Token(form, [form], [tag], space_after))

@@ -9,7 +9,7 @@ from typing import Callable
 
 from seqtrain.core.config import config_from_dict
 from seqtrain.core.errors import UserError
-from seqtrain.tasks.init_from import load_trained
+from seqtrain.tasks.init_from import finite_weights, load_trained
 from seqtrain.tasks.tokenize.document import Sentence
 from seqtrain.tasks.tokenize.library import LIBRARY_TOKENIZERS, library_tokenizer
 from seqtrain.tasks.tokenize.task import TokenizeTask
@@ -34,6 +34,8 @@ def tokenizer_state(spec: str, key: str = "data.tokenizer") -> dict:
 def tokenizer_from_state(state: dict, device="cpu", batch_size: int = 64) -> Tokenizer:
     if state["name"] != "trained":
         return library_tokenizer(state["name"])
+    if not finite_weights(state["model"]):  # load_trained checked them; a crafted checkpoint may not be what it wrote
+        raise UserError(f"damaged checkpoint: the tagger's tokenizer ({tokenizer_name(state)}) has NaN or inf weights")
     cfg = config_from_dict(state["config"], {"tokenize": TokenizeTask}, "the tagger's tokenizer (stored config)")
     task = TokenizeTask.from_state(cfg, state["task_state"])
     model = task.build_model()
