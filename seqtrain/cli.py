@@ -207,8 +207,6 @@ def generate_poem(
     from seqtrain.inference import dumps, generate_poems
     from seqtrain.tasks.tang.generate import PoemRequest, format_poems
 
-    if acrostic == "":
-        raise UserError("--acrostic: empty; give the line heads, e.g. --acrostic 春夏秋冬")
     for option, value, allowed in (("--form", form, (5, 7)), ("--lines", lines, (4, 8))):
         if value is not None and value not in allowed:
             raise UserError(f"{option}: expected {' or '.join(map(str, allowed))}, got {value}")
@@ -279,8 +277,11 @@ def data_download(
 
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit status 2, never a traceback."""
+    from seqtrain.core.output import results_stdout
+
     try:
-        run_app()
+        with results_stdout():
+            run_app()
     except SystemExit as e:
         world = sys.modules.get("seqtrain.distributed.world")
         if world is not None and world.left_a_group:
@@ -295,8 +296,18 @@ def main() -> None:
 
 
 def run_app() -> None:
+    from seqtrain.core.arguments import check_arguments
+    from seqtrain.core.output import READER_GONE_STATUS, ReaderGone
+
     try:
-        app()
+        check_arguments(sys.argv[1:], typer.main.get_command(app))
+        try:
+            app()
+        except SystemExit:
+            sys.stdout.flush()  # what print() left buffered: a full disk is found here, not at exit
+            raise
+    except ReaderGone:
+        sys.exit(READER_GONE_STATUS)  # quietly, as `yes | head -1` ends
     except UserError as e:
         if getattr(e, "quiet", False):
             # under torchrun one process speaks for all and exits 2; the others exit 0, so that torchrun

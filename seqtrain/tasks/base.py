@@ -63,6 +63,7 @@ class Task:
     reads_raw_text: ClassVar[bool] = False  # analyze(model, paragraphs) -> each paragraph's sentences of
                                             # tokens, words (and tags): what `evaluate --raw` scores
     output_formats: ClassVar[tuple[str, ...]] = ("text", "json")  # what `predict --output-format` offers
+    input_formats: ClassVar[tuple[str, ...]] = ("text",)  # what `predict` reads: text, pretokenized, conllu
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg

@@ -97,6 +97,7 @@ class PosTask(Task):
     monitor = ("accuracy", "max")
     reads_raw_text = True
     output_formats = ("text", "json", "conllu")
+    input_formats = ("text", "pretokenized", "conllu")
 
     def __init__(self, cfg: PosConfig, encoding: Encoding, shown: list[str], tokenizer: dict, *,
                  vectors: torch.Tensor | None = None, word_counts: dict[int, int] | None = None,
