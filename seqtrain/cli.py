@@ -247,8 +247,11 @@ def data_download(
 
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit status 2, never a traceback."""
+    from seqtrain.core.output import results_stdout
+
     try:
-        run_app()
+        with results_stdout():
+            run_app()
     except SystemExit as e:
         world = sys.modules.get("seqtrain.distributed.world")
         if world is not None and world.left_a_group:
@@ -263,8 +266,18 @@ def main() -> None:
 
 
 def run_app() -> None:
+    from seqtrain.core.arguments import check_arguments
+    from seqtrain.core.output import READER_GONE_STATUS, ReaderGone
+
     try:
-        app()
+        check_arguments(sys.argv[1:], typer.main.get_command(app))
+        try:
+            app()
+        except SystemExit:
+            sys.stdout.flush()  # what print() left buffered: a full disk is found here, not at exit
+            raise
+    except ReaderGone:
+        sys.exit(READER_GONE_STATUS)  # quietly, as `yes | head -1` ends
     except SaidElsewhere as e:  # under torchrun another process has reported the error all of them share
         sys.exit(e.code)
     except UserError as e:

@@ -4,7 +4,6 @@ functions the CLI calls. The path from a checkpoint file to predictions is `load
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -16,7 +15,7 @@ from seqtrain.core.device import check_device, model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.owned import replace_file
 from seqtrain.core.paths import data_root, resolve_data_path, resolve_paths
-from seqtrain.core.textfile import MAX_BYTES, decode, read_lines, split_lines
+from seqtrain.core.textfile import is_pipe, read_lines, read_stdin, read_text, split_lines
 from seqtrain.core.vocab import Vocab
 from seqtrain.tasks import TASKS, config_from_dict, load_config
 from seqtrain.tasks.base import PredictOptions, Prediction, Task
@@ -105,10 +104,9 @@ def read_inputs(inputs: list[str], input_file: str | None, data_dir=None) -> lis
     the working directory is looked up under the data root, as train looks up data files)."""
     lines = list(inputs)
     if input_file == "-":
-        data = sys.stdin.buffer.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            raise UserError(f"<stdin>: more than {MAX_BYTES >> 20} MiB; give a file instead")
-        lines += split_lines(decode(data, "<stdin>"))
+        lines += split_lines(read_stdin("input"))
+    elif input_file and is_pipe(Path(input_file)):  # a named pipe or <(cmd): read once, as stdin is
+        lines += split_lines(read_text(input_file, what="input", pipes=True))
     elif input_file:
         path = resolve_data_path(input_file, data_root(data_dir), "--input", as_given=True)
         lines += read_lines(path, what="input file")
@@ -124,11 +122,25 @@ def predict(checkpoint: str | Path, inputs: list[str], options: PredictOptions, 
     if options.output_format not in task.output_formats:
         raise UserError(f"--output-format {options.output_format}: a {ckpt['task']} model writes "
                         f"{', '.join(task.output_formats)}")
+    check_input_format(options.input_format, task, ckpt["task"])
     options.states = states_path is not None
     prediction = task.predict(model, inputs, options)
     if states_path is not None:
         save_states(prediction.states, Path(states_path))
     return prediction
+
+
+INPUT_FORMATS = {"text": "text", "pretokenized": "pretokenized text (--pretokenized)",
+                 "conllu": "CoNLL-U (--format conllu)"}
+
+
+def check_input_format(input_format: str, task: Task, task_name: str) -> None:
+    """The one check of `predict --format` and `--pretokenized`: a task that reads text alone would
+    take CoNLL-U lines, or words between spaces, for prose."""
+    if input_format not in task.input_formats:
+        option = "--pretokenized" if input_format == "pretokenized" else f"--format {input_format}"
+        readable = ", ".join(INPUT_FORMATS.get(f, f) for f in task.input_formats)
+        raise UserError(f"{option}: a {task_name} model reads {readable}" + (" only" if len(task.input_formats) == 1 else ""))
 
 
 def check_states_path(path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import errno
 import stat
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -28,9 +29,9 @@ GUESSES = (("shift_jis", "Japanese Shift-JIS", ("HIRAGANA", "KATAKANA", "CJK")),
 MAX_BYTES = 1 << 30  # a text file larger than this is refused, not read into memory
 
 
-def read_text(path: str | Path, what: str = "file", max_bytes: int = MAX_BYTES) -> str:
+def read_text(path: str | Path, what: str = "file", max_bytes: int = MAX_BYTES, *, pipes: bool = False) -> str:
     """The text of PATH, decoded as UTF-8 (a leading BOM dropped); UserError for anything else."""
-    return decode(read_bytes(path, what, max_bytes), path)
+    return decode(read_bytes(path, what, max_bytes, pipes=pipes), path)
 
 
 def read_lines(path: str | Path, what: str = "file", max_bytes: int = MAX_BYTES) -> list[str]:
@@ -48,20 +49,43 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def read_bytes(path: str | Path, what: str = "file", max_bytes: int = MAX_BYTES) -> bytes:
+def read_bytes(path: str | Path, what: str = "file", max_bytes: int = MAX_BYTES, *, pipes: bool = False) -> bytes:
     """The bytes of a regular file, at most `max_bytes` of them. Devices, FIFOs and directories are
-    refused before a byte is read: /dev/zero as a corpus would otherwise fill the memory."""
+    refused before a byte is read: /dev/zero as a corpus would otherwise fill the memory. With
+    `pipes`, for a caller that reads its file once (predict --input), a FIFO is read too, under the
+    same cap: a named pipe, or `<(cmd)`, which is /dev/fd/N."""
     path = Path(path)
-    opened = open_regular(path, what)
-    with opened as f:
-        data = f.read(max_bytes + 1)
+    with open_regular(path, what, pipes=pipes) as f:
+        return read_capped(f, path, what, max_bytes)
+
+
+def is_pipe(path: Path) -> bool:
+    """Whether PATH is a FIFO (a named pipe, or a pipe's /dev/fd/N)."""
+    try:
+        return stat.S_ISFIFO(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def read_capped(stream, name, what: str, max_bytes: int = MAX_BYTES) -> bytes:
+    try:
+        data = stream.read(max_bytes + 1)
+    except OSError as e:
+        raise UserError(f"{name}: cannot read: {e.strerror or e}") from None
     if len(data) > max_bytes:
-        raise UserError(f"{path}: larger than {max_bytes >> 20} MiB; seqtrain does not read a {what} that large")
+        raise UserError(f"{name}: larger than {max_bytes >> 20} MiB, more than seqtrain reads of one {what}")
     return data
 
 
-def open_regular(path: Path, what: str = "file"):
-    """`open(path, 'rb')` for a regular file; one clear UserError for anything else."""
+def read_stdin(what: str = "input", max_bytes: int = MAX_BYTES) -> str:
+    """Standard input's text, as read_text reads a file (`--input -`); closed or unreadable, one UserError."""
+    if sys.stdin is None:  # Python's stdin when descriptor 0 was closed at start (`<&-`)
+        raise UserError("<stdin>: standard input is closed; give the input on it (< file, or a pipe) or as a file")
+    return decode(read_capped(sys.stdin.buffer, "<stdin>", what, max_bytes), "<stdin>")
+
+
+def open_regular(path: Path, what: str = "file", *, pipes: bool = False):
+    """`open(path, 'rb')` for a regular file (or, with `pipes`, a FIFO); one clear UserError for anything else."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
@@ -73,7 +97,7 @@ def open_regular(path: Path, what: str = "file"):
         raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
     if stat.S_ISDIR(mode):
         raise UserError(f"{path}: is a directory, not a {what}")
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(mode) and not (pipes and stat.S_ISFIFO(mode)):
         kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) \
             else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
         raise UserError(f"{path}: {kind}, not a regular {what}; seqtrain reads regular files only")

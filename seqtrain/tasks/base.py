@@ -60,6 +60,7 @@ class Task:
     sequential: bool = False                # training batches follow one another in order, unshuffled,
                                             # and the task carries state across them (carried_state)
     output_formats: ClassVar[tuple[str, ...]] = ("text", "json")  # what `predict --output-format` offers
+    input_formats: ClassVar[tuple[str, ...]] = ("text",)  # what `predict` reads: text, pretokenized, conllu
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg

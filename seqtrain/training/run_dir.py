@@ -14,7 +14,6 @@ from pathlib import Path
 
 from seqtrain.core.errors import UserError
 from seqtrain.core.owned import LOCK, check_movable, move_aside, remove_owned_tree
-from seqtrain.distributed import world as distributed
 from seqtrain.training.run_files import MARKER, is_run, not_a_run
 
 

@@ -99,6 +99,7 @@ class PosTask(TagsText, Task):
              "unknown_accuracy": "max", "unknown_share": "min", "macro_f1": "max", "unseen_tag_tokens": "min"}
     monitor = "accuracy"
     output_formats = ("text", "json", "conllu")
+    input_formats = ("text", "pretokenized", "conllu")
 
     def __init__(self, cfg: PosConfig, encoding: Encoding, shown: list[str], tokenizer: dict, *,
                  vectors: torch.Tensor | None = None, word_counts: dict[int, int] | None = None,

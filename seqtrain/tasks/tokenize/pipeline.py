@@ -35,7 +35,7 @@ def tokenizer_from_state(state: dict, device="cpu", batch_size: int = 64) -> Tok
     if state["name"] != "trained":
         return library_tokenizer(state["name"])
     if not finite_weights(state["model"]):  # load_trained checked them; a crafted checkpoint may not be what it wrote
-        raise UserError(f"damaged checkpoint: the tagger's tokenizer ({tokenizer_name(state)}) has NaN or inf weights")
+        raise UserError(f"damaged checkpoint: the tagger's tokenizer ({state.get('source', 'stored')}) has NaN or inf weights")
     cfg = config_from_dict(state["config"], {"tokenize": TokenizeTask}, "the tagger's tokenizer (stored config)")
     task = TokenizeTask.from_state(cfg, state["task_state"])
     model = task.build_model()
