@@ -14,6 +14,7 @@ import typer
 
 from seqtrain.api import PoemRequest, format_poems, request_from_options
 from seqtrain.core.errors import Interrupted, SaidElsewhere, UserError
+from seqtrain.tasks.options import PredictOptions
 from seqtrain.ui.options import with_options
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -125,34 +126,26 @@ def evaluate(
 
 
 @app.command()
+@with_options(PredictOptions)
 def predict(
     checkpoint: Path = typer.Argument(..., help="a .pt checkpoint (or a run directory: its best.pt)"),
     inputs: List[str] = typer.Argument(None, help="inputs, e.g. a paragraph of text for a tagger or tokenizer "
                                                   "(one with data.tokenizer: whitespace reads words between spaces)"),
     input_file: Optional[str] = typer.Option(None, "--input", "-i", help="file with one input per line; - reads stdin"),
     values: Optional[str] = typer.Option(None, "--values", help="numbers for sequence regression, e.g. \"0.0,0.34,0.64\""),
-    input_format: str = typer.Option("text", "--format", help="input format: text, or conllu (POS: fills UPOS, keeps the rest)"),
-    pretokenized: bool = typer.Option(False, "--pretokenized", help="POS: the text is already split: one sentence "
-                                      "a line, words between spaces (the tagger's tokenizer is not used)"),
-    output_format: str = typer.Option("text", "--output-format", help="text, json, or conllu (taggers and tokenizers)"),
     states: Optional[Path] = typer.Option(None, "--states", help="write every-step hidden states to FILE.npz or FILE.pt: "
                                           "h (and c for LSTM) shaped [layers, directions, batch, steps, hidden], and lengths [batch]"),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, max=100_000),
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
+    **options,
 ):
     """Run a trained model on new input and print its predictions."""
     from seqtrain.inference import dumps, predict as run_predict, read_inputs
-    from seqtrain.tasks.base import PredictOptions
 
-    if output_format not in ("text", "json", "conllu"):
-        raise UserError(f"--output-format: expected text, json or conllu, got {output_format!r}")
-    if pretokenized and input_format != "text":
-        raise UserError(f"--pretokenized: reads text, not --format {input_format}")
+    request = PredictOptions(**{k: v for k, v in options.items() if v is not None})
     lines = read_inputs(inputs or [], input_file, data_dir) + ([values] if values else [])
-    options = PredictOptions(input_format="pretokenized" if pretokenized else input_format, output_format=output_format, batch_size=batch_size)
-    result = run_predict(checkpoint, lines, options, device=device or "cpu", states_path=states)
-    echo(dumps(result.records) if output_format == "json" else result.text)
+    result = run_predict(checkpoint, lines, request, device=device or "cpu", states_path=states)
+    echo(dumps(result.records) if request.output_format == "json" else result.text)
 
 
 @app.command()

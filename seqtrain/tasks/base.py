@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from seqtrain.core.errors import UserError
+from seqtrain.tasks.options import PredictOptions  # noqa: F401 - part of the contract tasks import from here
 
 
 @dataclass
@@ -25,14 +26,6 @@ class Splits:
     """Encoded examples; examples are whatever the task's `collate` accepts."""
     train: list
     dev: list
-
-
-@dataclass
-class PredictOptions:
-    input_format: str = "text"      # how input lines are read: text, or a task's own (e.g. conllu)
-    output_format: str = "text"     # text or json (tasks may add more)
-    states: bool = False            # also return every-step hidden states
-    batch_size: int = 64
 
 
 @dataclass

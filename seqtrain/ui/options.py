@@ -19,6 +19,8 @@ def declared_options(request: type) -> list[inspect.Parameter]:
     hints = typing.get_type_hints(request)
     params = []
     for f in dataclasses.fields(request):
+        if "help" not in f.metadata:  # a field the caller sets, not an option
+            continue
         hint = hints[f.name]
         flag = hint is bool
         kind = bool if flag or hint == Optional[bool] else next(t for t in typing.get_args(hint) or (hint,)
