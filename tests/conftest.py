@@ -102,6 +102,14 @@ def hello_config(tmp_path) -> Path:
     return path
 
 
+def trained(factory, config: Path, *overrides: str) -> Path:
+    """A run of CONFIG (with -o OVERRIDES) trained in a fresh folder of FACTORY (tmp_path_factory)."""
+    run = factory.mktemp(config.stem) / "run"
+    result = cli("train", config, "--run-dir", run, "-q", *[a for o in overrides for a in ("-o", o)])
+    assert result.code == 0, result.err
+    return run
+
+
 @pytest.fixture(scope="session")
 def trained_hello(tmp_path_factory) -> Path:
     config = tmp_path_factory.mktemp("hello") / "hello.yaml"

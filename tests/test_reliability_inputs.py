@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, TINY_HELLO, assert_user_error, cli, run_cli_limited
+from conftest import REPO, TINY_HELLO, assert_user_error, cli, run_cli_limited, trained
 from seqtrain.core.checkpoint import load_checkpoint, save_checkpoint
 
 TANG_TINY = REPO / "configs" / "tang-tiny.yaml"
@@ -24,13 +24,6 @@ POS_TOY = REPO / "configs" / "pos-toy.yaml"
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def trained(factory, config: Path, *overrides: str) -> Path:
-    run = factory.mktemp(config.stem) / "run"
-    result = cli("train", config, "--run-dir", run, "-q", *[a for o in overrides for a in ("-o", o)])
-    assert result.code == 0, result.err
-    return run
 
 
 @pytest.fixture(scope="module")

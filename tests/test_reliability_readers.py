@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, TINY_HELLO, assert_user_error, cli, run_cli_limited
+from conftest import REPO, TINY_HELLO, assert_user_error, cli, run_cli_limited, trained
 from seqtrain.core.checkpoint import load_checkpoint, save_checkpoint
 from seqtrain.core.errors import UserError
 
@@ -25,13 +25,6 @@ HUGE = "1" * 5000  # more digits than Python's int() reads (4,300)
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def trained(factory, config: Path, *overrides: str) -> Path:
-    run = factory.mktemp(config.stem) / "run"
-    result = cli("train", config, "--run-dir", run, "-q", *[a for o in overrides for a in ("-o", o)])
-    assert result.code == 0, result.err
-    return run
 
 
 # ---------------------------------------------------------------- YAML and JSON: one bounded reader

@@ -30,14 +30,19 @@ def unheld(folder: Path, what: str) -> Iterator[None]:
     except OSError as e:
         raise UserError(f"{what}: cannot check whether a run uses it ({e.strerror or e})") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UserError(f"{what}: in use by another seqtrain run; wait for it to finish, "
-                            f"or stop it first") from None
+        lock_or_refuse(fd, what)
         yield
     finally:
         os.close(fd)
+
+
+def lock_or_refuse(handle, what: str) -> None:
+    """Take the run lock on an open lock file (released when the file is closed or the process dies),
+    or refuse: a live run holds it."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise UserError(f"{what}: in use by another seqtrain run; wait for it to finish, or stop it first") from None
 
 
 def check_movable(folder: Path, what: str) -> None:

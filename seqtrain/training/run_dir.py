@@ -4,7 +4,6 @@ got to its first checkpoint), and the metrics log of a resumed run."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -13,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from seqtrain.core.errors import UserError
-from seqtrain.core.owned import LOCK, check_movable, move_aside, remove_owned_tree
+from seqtrain.core.owned import LOCK, check_movable, lock_or_refuse, move_aside, remove_owned_tree
 from seqtrain.training.run_files import MARKER, is_run, not_a_run
 
 
@@ -101,11 +100,7 @@ def locked(run_dir: Path, world):
     except OSError as e:
         raise UserError(f"{run_dir}: cannot write there ({e.strerror or e})") from None
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UserError(f"{run_dir}: in use by another seqtrain run; wait for it to finish, "
-                            f"or stop it first") from None
+        lock_or_refuse(handle, str(run_dir))
         try:
             yield
         finally:
