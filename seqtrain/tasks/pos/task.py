@@ -20,12 +20,13 @@ from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import Vocab
 from seqtrain.data.pku_1998 import PKU_1998
-from seqtrain.data.vectors import init_matrix, load_vectors, run_cache, train_word2vec
+from seqtrain.data.vectors import cached_vectors, init_matrix, run_cache, train_word2vec
 from seqtrain.models.layers import embedding
+from seqtrain.models.table import FrozenTable
 from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, lexicon_layer, mask_of
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
 from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, parse_conllu, read_tagged
-from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences
+from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences, VectorTable
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
 from seqtrain.tasks.pos.tagging import encoder_states, tag, tag_lines, tag_tokens
 from seqtrain.tasks.pos.lexicon import NAMED_LEXICONS, Lexicon, named_lexicon, named_parts, read_lexicon
@@ -62,7 +63,8 @@ class DataConfig:
                            "and WordNet parts of speech from spaCy's tables), several of these joined by + "
                            "(jieba+pku-1998), or a file of word<TAB>tag1 tag2 ... lines (empty: none)",
                        path=True, names=tuple(NAMED_LEXICONS))
-    embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors (gensim)")
+    embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors: pretrained (GloVe, word2vec, fastText) "
+                                                             "or trained with gensim's word2vec")
 
 
 @dataclass
@@ -99,13 +101,14 @@ class PosTask(Task):
     output_formats = ("text", "json", "conllu")
 
     def __init__(self, cfg: PosConfig, encoding: Encoding, shown: list[str], tokenizer: dict, *,
-                 vectors: torch.Tensor | None = None, word_counts: dict[int, int] | None = None,
-                 pretrained: dict | None = None):
+                 vectors: torch.Tensor | None = None, table_rows: torch.Tensor | None = None,
+                 word_counts: dict[int, int] | None = None, pretrained: dict | None = None):
         super().__init__(cfg)
         self.encoding = encoding
         self.shown = shown                      # the sentence each evaluation tags on screen
         self.tokenizer = tokenizer              # how raw text is read (tokenize/pipeline.py), as plain data
         self.vectors = vectors                  # initial word vectors (training only)
+        self.table_rows = table_rows            # the pretrained table's rows (training only)
         self.word_counts = word_counts or {}    # training counts, for word dropout (training only)
         self.pretrained = pretrained            # model.init_from's checkpoint (training only)
 
@@ -118,13 +121,17 @@ class PosTask(Task):
         start = cfg.model.init_from
         pretrained = starting_point(start, "pos", "a tagger", asdict(cfg.model)) if start else None
         train, dev = read_sentences(cfg, paths)
-        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon, tuple(d.aux_tags))
+        vectors = read_word_vectors(cfg, train, paths, workdir)
+        table, table_rows = VectorTable.build(vectors) if vectors is not None and uses(d.embeddings, "table") \
+            else (None, None)
+        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon, tuple(d.aux_tags), table)
         if pretrained is not None:
             encoding = started_encoding(encoding, pretrained, start)
+        initial = init_matrix(encoding.words.to_list(), vectors, cfg.model.word_dim)[0] \
+            if vectors is not None and uses(d.embeddings, "init") else None
         shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
-        task = cls(cfg, encoding, shown, tokenizer_state(d.tokenizer),
-                   vectors=word_vectors(cfg, encoding, train, paths, workdir), word_counts=encoding.word_counts(train),
-                   pretrained=pretrained)
+        task = cls(cfg, encoding, shown, tokenizer_state(d.tokenizer), vectors=initial, table_rows=table_rows,
+                   word_counts=encoding.word_counts(train), pretrained=pretrained)
         return task, task.encode(train, dev)
 
     @classmethod
@@ -152,15 +159,18 @@ class PosTask(Task):
         chars = (CharLSTM(len(e.chars), m.char_dim, m.char_hidden) if m.chars == "lstm" else
                  CharCNN(len(e.chars), m.char_dim, m.char_hidden, m.char_kernel) if m.chars == "cnn" else None)
         lexicon = lexicon_layer(e.lexicon.width, m.lexicon_dim) if e.lexicon is not None else None
+        table = FrozenTable(len(e.table), e.table.dim, e.table.half) if e.table is not None else None
         width = (m.word_dim + (chars.output_size if chars is not None else 0)
-                 + (m.lexicon_dim if lexicon is not None else 0))
+                 + (m.lexicon_dim if lexicon is not None else 0) + (table.output_size if table is not None else 0))
         model = Tagger(words, chars, build_recurrent(m, width), len(e.tags),
                        input_dropout=m.input_dropout, output_dropout=m.output_dropout,
-                       crf=m.decoder == "crf", unk_id=e.words.unk_id, lexicon=lexicon,
+                       crf=m.decoder == "crf", unk_id=e.words.unk_id, lexicon=lexicon, vectors=table,
                        aux_sizes=tuple(len(v) for v in e.aux.values()), aux_weight=m.aux_weight)
-        if self.vectors is not None:
-            with torch.no_grad():
+        with torch.no_grad():
+            if self.vectors is not None:
                 model.words.weight.copy_(self.vectors)
+            if self.table_rows is not None:
+                model.vectors.rows.copy_(self.table_rows)
         if self.pretrained is not None:  # after the vectors: words only this data has keep theirs
             model.load_state_dict(pretrained_weights(model, self.pretrained, e))
         alpha = m.word_dropout
@@ -291,7 +301,7 @@ def started_encoding(encoding: Encoding, pretrained: dict, spec: str) -> Encodin
                         f"({pretrained['config']['data'].get('lexicon') or 'none'}); set the same one here")
     return Encoding(extended(encoding.words, Vocab.entries(theirs["words"])),
                     extended(encoding.chars, Vocab.entries(theirs["chars"])),
-                    encoding.tags, encoding.lowercase, encoding.lexicon, encoding.aux)
+                    encoding.tags, encoding.lowercase, encoding.lexicon, encoding.aux, encoding.table)
 
 
 def pretrained_weights(model: nn.Module, pretrained: dict, encoding: Encoding) -> dict:
@@ -319,19 +329,24 @@ def build_lexicon(cfg: PosConfig, paths: dict) -> Lexicon | None:
     return named_lexicon(parts) if parts else read_lexicon(paths["lexicon"])
 
 
-def word_vectors(cfg: PosConfig, encoding: Encoding, train: list[Sentence], paths: dict,
-                 workdir: Path | None) -> torch.Tensor | None:
-    """Initial word-embedding rows: pretrained vectors, or word2vec trained (and cached in the run
-    directory) on the training sentences; None for the usual random init."""
-    e, dim = cfg.data.embeddings, cfg.model.word_dim
+def uses(e: EmbeddingsConfig, how: str) -> bool:
+    """Whether the word vectors are kept as a table (`how` "table") or start the word embedding
+    ("init"): word2vec's vectors only start it (they know the training sentences' words)."""
+    if e.train == "word2vec":
+        return how == "init"
+    return e.use in (how, "both")
+
+
+def read_word_vectors(cfg: PosConfig, train: list[Sentence], paths: dict, workdir: Path | None):
+    """Pretrained vectors (read once per run: kept in the run directory), or word2vec trained (and
+    cached in the run directory) on the training sentences; None without either."""
+    e = cfg.data.embeddings
     if "embeddings.pretrained" in paths:
-        vectors = load_vectors(paths["embeddings.pretrained"], e.format)
-    elif e.train == "word2vec":
+        cache = workdir / "vectors.pt" if workdir is not None else None
+        return cached_vectors(paths["embeddings.pretrained"], e.format, e.max_words, cache)
+    if e.train == "word2vec":
         text = Sentences([s.words for s in train], paths.get("embeddings.corpus"), cfg.data.lowercase)
-        vectors = train_word2vec(text, dim, epochs=e.epochs, seed=cfg.seed, window=e.window,
-                                 min_count=e.min_count, skipgram=e.skipgram, workers=max(1, cfg.train.threads),
-                                 cache=run_cache(workdir))
-    else:
-        return None
-    matrix, _ = init_matrix(encoding.words.to_list(), vectors, dim)
-    return matrix
+        return train_word2vec(text, cfg.model.word_dim, epochs=e.epochs, seed=cfg.seed, window=e.window,
+                              min_count=e.min_count, skipgram=e.skipgram, workers=max(1, cfg.train.threads),
+                              cache=run_cache(workdir))
+    return None
