@@ -3,6 +3,7 @@ not), every malformed file as one line, and the whole table at prediction: a wor
 gets its pretrained vector."""
 
 import gzip
+import json
 import struct
 from collections import Counter
 from pathlib import Path
@@ -17,7 +18,7 @@ from seqtrain.inference import load_model
 from seqtrain.tasks.pos.conll import Sentence, read_tagged
 from seqtrain.tasks.pos.tagging import tag
 
-from conftest import REPO, assert_user_error, cli, predicted_here_and_in_a_fresh_process
+from conftest import REPO, assert_user_error, cli, predicted_here_and_in_a_fresh_process, run_cli_limited
 
 TOY = REPO / "configs" / "pos-toy.yaml"
 SAMPLE = REPO / "data" / "samples" / "pos-en-ud.txt"
@@ -81,11 +82,13 @@ def test_a_value_that_is_not_a_number_names_the_file_and_line(tmp_path):
 
 
 def test_a_header_claiming_two_billion_words_is_one_line_not_a_memory_error(tmp_path):
-    path = write(tmp_path / "huge.vec", "2000000000 3\nthe 1 2 3\n")
-    assert_user_error(train_with(tmp_path, path), str(path), "header says 2000000000 words")
+    text = write(tmp_path / "huge.vec", "2000000000 3\nthe 1 2 3\n")
     binary = tmp_path / "huge.bin"
     binary.write_bytes(b"2000000000 300\nthe " + struct.pack("<3f", 1, 2, 3))
-    assert_user_error(train_with(tmp_path, binary), str(binary), "header says 2000000000 words")
+    for path in (text, binary):  # in a child with 2 GB of address space: a regression fails, not the machine
+        result = run_cli_limited("train", TOY, "--run-dir", tmp_path / "run", *QUICK,
+                                 "-o", f"data.embeddings.pretrained={path}", timeout=120)
+        assert_user_error(result, str(path), "header says 2000000000 words")
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "1e39"])
@@ -172,3 +175,16 @@ def test_a_resumed_run_reads_its_own_copy_of_the_vectors_and_ends_bitwise_equal(
     straight = torch.load(tmp_path / "straight" / "checkpoints" / "last.pt", weights_only=True)["model"]
     split = torch.load(tmp_path / "split" / "checkpoints" / "last.pt", weights_only=True)["model"]
     assert straight.keys() == split.keys() and all(torch.equal(straight[k], split[k]) for k in straight)
+
+
+def test_init_from_a_tagger_that_read_vectors_of_another_size_is_one_line(tmp_path):
+    path = write(tmp_path / "v.txt", "".join(row(w, [1, 2, 3]) for w in ["the", "dog"]))
+    assert train_with(tmp_path, path).code == 0
+    started = cli("train", TOY, "--run-dir", tmp_path / "started", *QUICK, "-o", f"model.init_from={tmp_path / 'run'}")
+    assert_user_error(started, "model.init_from", "pretrained vectors of another size")
+
+
+def test_evaluate_reports_the_accuracy_on_unknown_words_the_vectors_know(table_run):
+    run, _ = table_run
+    metrics = json.loads(cli("evaluate", run, SAMPLE, "--json").out)["metrics"]
+    assert 0 <= metrics["unknown_in_vectors_accuracy"] <= 1 and "unknown_in_vectors_share" in metrics

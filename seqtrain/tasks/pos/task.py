@@ -198,12 +198,16 @@ class PosTask(Task):
         loss_sum, loss_tokens = model.nll(scores, gold, mask)
         right = (predicted == gold) & mask
         known = (batch["words"] != self.encoding.words.unk_id) & mask
-        return {"loss_sum": loss_sum, "loss_tokens": loss_tokens,
-                "tokens": mask.sum(), "correct": right.sum(),
-                "sentences": torch.tensor(len(gold)), "sentences_correct": (right.sum(1) == mask.sum(1)).sum(),
-                "known": known.sum(), "known_correct": (right & known).sum(),
-                "unknown": (mask & ~known).sum(), "unknown_correct": (right & ~known).sum(),
-                **tag_counts(gold, predicted, mask, self.encoding.unseen_id + 1)}
+        counts = {"loss_sum": loss_sum, "loss_tokens": loss_tokens,
+                  "tokens": mask.sum(), "correct": right.sum(),
+                  "sentences": torch.tensor(len(gold)), "sentences_correct": (right.sum(1) == mask.sum(1)).sum(),
+                  "known": known.sum(), "known_correct": (right & known).sum(),
+                  "unknown": (mask & ~known).sum(), "unknown_correct": (right & ~known).sum(),
+                  **tag_counts(gold, predicted, mask, self.encoding.unseen_id + 1)}
+        if "vectors" in batch:  # unknown words the pretrained table knows: where its vectors pay
+            in_table = (batch["vectors"][batch["char_index"]] != 0) & mask & ~known
+            counts |= {"unknown_in_vectors": in_table.sum(), "unknown_in_vectors_correct": (right & in_table).sum()}
+        return counts
 
     def metrics(self, totals: dict) -> dict:
         f1 = [f for _, _, f, n in tag_scores(totals)[:-1] if n]
@@ -214,7 +218,10 @@ class PosTask(Task):
                 "unknown_accuracy": ratio(totals["unknown_correct"], totals["unknown"]),
                 "unknown_share": ratio(totals["unknown"], totals["tokens"]),
                 "macro_f1": sum(f1) / len(f1) if f1 else 0.0,
-                "unseen_tag_tokens": int(totals["fn"][-1])}
+                "unseen_tag_tokens": int(totals["fn"][-1]),
+                **({"unknown_in_vectors_accuracy": ratio(totals["unknown_in_vectors_correct"], totals["unknown_in_vectors"]),
+                    "unknown_in_vectors_share": ratio(totals["unknown_in_vectors"], totals["unknown"])}
+                   if "unknown_in_vectors" in totals else {})}
 
     def tables(self, totals: dict) -> list[Table]:
         tables = [score_table(self.encoding.tags.to_list(), totals)]
@@ -299,6 +306,10 @@ def started_encoding(encoding: Encoding, pretrained: dict, spec: str) -> Encodin
     if their_columns != (encoding.lexicon.tags if encoding.lexicon is not None else None):
         raise UserError(f"model.init_from: {spec} was trained with another data.lexicon "
                         f"({pretrained['config']['data'].get('lexicon') or 'none'}); set the same one here")
+    their_dim = theirs["vectors"]["dim"] if "vectors" in theirs else None
+    if their_dim != (encoding.table.dim if encoding.table is not None else None):
+        raise UserError(f"model.init_from: {spec} was trained with pretrained vectors of another size "
+                        f"({their_dim or 'none'}; data.embeddings); its encoder reads them: set vectors of that size")
     return Encoding(extended(encoding.words, Vocab.entries(theirs["words"])),
                     extended(encoding.chars, Vocab.entries(theirs["chars"])),
                     encoding.tags, encoding.lowercase, encoding.lexicon, encoding.aux, encoding.table)
@@ -307,7 +318,7 @@ def started_encoding(encoding: Encoding, pretrained: dict, spec: str) -> Encodin
 def pretrained_weights(model: nn.Module, pretrained: dict, encoding: Encoding) -> dict:
     """model.init_from's weights in this model's places: word and character rows by entry; the output
     layer (and CRF) only where the pretrained model predicts these same tags, the auxiliary outputs
-    only where they are these same columns and values."""
+    only where they are these same columns and values; never its pretrained table (this run reads its own)."""
     theirs = pretrained["task_state"]
     vocabs = {"words.weight": (Vocab.entries(theirs["words"]), encoding.words)}
     if "chars.embed.weight" in pretrained["model"]:
@@ -316,6 +327,7 @@ def pretrained_weights(model: nn.Module, pretrained: dict, encoding: Encoding) -
     output = () if same_tags else tuple(k for k in pretrained["model"] if k.startswith(("out.", "crf.")))
     same_aux = theirs.get("aux_tags", {}) == {name: vocab.to_list() for name, vocab in encoding.aux.items()}
     output += () if same_aux else tuple(k for k in pretrained["model"] if k.startswith("aux_out."))
+    output += ("vectors.rows",)  # this run's table (its own file), not the one the pretrained model read
     return initial_weights(model.state_dict(), pretrained["model"], vocabs, keep_fresh=output)
 
 
