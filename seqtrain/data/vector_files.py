@@ -9,6 +9,7 @@ header claims: a header of 2e9 words costs what the file's real rows cost.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from itertools import chain
 import zlib
@@ -49,7 +50,7 @@ def read_vectors(path: str | Path, fmt: str = "auto", max_words: int = 0) -> Vec
     most frequent words first), 0 for all."""
     path = Path(path)
     try:
-        with opened(path) as f:
+        with open_regular(path, "vectors file") as raw, opened(raw) as f:
             first = f.readline(1 << 20)
             header = parse_header(first)
             if fmt == "auto":
@@ -67,12 +68,11 @@ def read_vectors(path: str | Path, fmt: str = "auto", max_words: int = 0) -> Vec
         raise UserError(f"{path}: cannot read the vectors file: {e}") from None
 
 
-def opened(path: Path):
-    """A buffered binary reader of PATH, decompressing it if it starts with gzip's magic bytes."""
-    f = open_regular(path, "vectors file")
-    magic = f.read(2)
-    f.seek(0)
-    return gzip.open(f) if magic == b"\x1f\x8b" else f
+def opened(raw):
+    """`raw`, decompressed if it starts with gzip's magic bytes (the name may not say so)."""
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw)
+    return contextlib.nullcontext(raw)
 
 
 def parse_header(line: bytes) -> tuple[int, int] | None:
