@@ -194,10 +194,10 @@ def test_chinese_sample_trains_on_pre_segmented_words(tmp_path):
     assert [t.rsplit("/", 1)[0] for t in tagged] == ["我", "喜欢", "吃", "苹果", "。"]
 
 
-def test_pretrained_word2vec_text_vectors_initialise_the_embeddings(tmp_path):
+def test_pretrained_vectors_with_use_init_initialise_the_embeddings(tmp_path):
     vectors = tmp_path / "vectors.vec"
     vectors.write_text("2 32\n" + "dog " + " ".join(["0.5"] * 32) + "\n" + "The " + " ".join(["-0.25"] * 32) + "\n")
-    task, _ = toy_task(f"data.embeddings.pretrained={vectors}")
+    task, _ = toy_task(f"data.embeddings.pretrained={vectors}", "data.embeddings.use=init")
     model = task.build_model()
     words = task.encoding.words
     assert torch.allclose(model.words.weight[words.index("dog")], torch.full((32,), 0.5))
@@ -210,7 +210,8 @@ def test_vectors_of_the_wrong_size_name_the_config_key(tmp_path):
     vectors.write_text("1 3\ndog 1 2 3\n")
     config = tmp_path / "pos.yaml"
     config.write_text(TOY.read_text() + "  threads: 1\n")
-    result = cli("train", config, "--run-dir", tmp_path / "run", "-o", f"data.embeddings.pretrained={vectors}")
+    result = cli("train", config, "--run-dir", tmp_path / "run", "-o", f"data.embeddings.pretrained={vectors}",
+                 "-o", "data.embeddings.use=init")
     assert_user_error(result, "model.word_dim")
 
 

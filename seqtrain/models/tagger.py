@@ -4,7 +4,8 @@
 Character features are computed once per distinct word form in a batch (`chars` holds those forms,
 `char_index` says which form sits at each token), as NCRF++ and flair compute them per token. The
 optional lexicon features are per distinct form too: `lexicon` holds one multi-hot row of possible
-tags per form, placed by the same `char_index`.
+tags per form, placed by the same `char_index`; so are pretrained vectors: `vectors` holds each
+form's row id in a frozen table (models/table.py).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class CharCNN(nn.Module):
 
 
 class Tagger(nn.Module):
-    """word embedding (+ character features) (+ lexicon features) -> dropout -> recurrent encoder
+    """word embedding (+ character features) (+ lexicon features) (+ pretrained vectors) -> dropout -> recurrent encoder
     -> dropout -> linear -> softmax, or a linear-chain CRF. `lexicon` maps a form's multi-hot lexicon
     row to its features (see lexicon_layer). Each of `aux_sizes` adds a linear softmax output over
     the same encoder states (multi-task learning: another column of the treebank, such as XPOS or
@@ -55,11 +56,12 @@ class Tagger(nn.Module):
 
     def __init__(self, words: nn.Embedding, chars: nn.Module | None, rnn: Recurrent, num_tags: int, *,
                  input_dropout: float = 0.0, output_dropout: float = 0.0, crf: bool = False, unk_id: int = 1,
-                 lexicon: nn.Module | None = None, aux_sizes: tuple[int, ...] = (), aux_weight: float = 1.0):
+                 lexicon: nn.Module | None = None, vectors: nn.Module | None = None,
+                 aux_sizes: tuple[int, ...] = (), aux_weight: float = 1.0):
         super().__init__()
         self.num_tags, self.unk_id = num_tags, unk_id
         self.words, self.chars, self.rnn = words, chars, rnn
-        self.lexicon = lexicon
+        self.lexicon, self.vectors = lexicon, vectors
         self.input_dropout = nn.Dropout(input_dropout)
         self.output_dropout = nn.Dropout(output_dropout)
         self.out = nn.Linear(rnn.output_size, num_tags)
@@ -69,7 +71,7 @@ class Tagger(nn.Module):
         # chance of reading a word as UNK during training, per word id (set by the task from counts)
         self.register_buffer("unk_chance", torch.zeros(words.num_embeddings), persistent=False)
 
-    def features(self, words, chars, char_lengths, char_index, lengths, lexicon=None):
+    def features(self, words, chars, char_lengths, char_index, lengths, lexicon=None, vectors=None):
         if self.training and self.unk_chance.any():
             drop = torch.rand(words.shape, device=words.device) < self.unk_chance[words]
             words = words.masked_fill(drop, self.unk_id)
@@ -78,13 +80,16 @@ class Tagger(nn.Module):
             x = torch.cat([x, self.chars(chars, char_lengths)[char_index]], dim=-1)
         if self.lexicon is not None:
             x = torch.cat([x, self.lexicon(lexicon)[char_index]], dim=-1)
+        if self.vectors is not None:
+            x = torch.cat([x, self.vectors(vectors)[char_index]], dim=-1)
         return self.input_dropout(x)
 
-    def forward(self, words, chars, char_lengths, char_index, lengths, lexicon=None, tags=None, aux_tags=None):
+    def forward(self, words, chars, char_lengths, char_index, lengths, lexicon=None, vectors=None, tags=None,
+                aux_tags=None):
         """Tag scores [B, T, num_tags]; given gold tags, the mean training loss per token instead
         (so that a DistributedDataParallel wrapper sees the loss come out of forward), plus the
         auxiliary outputs' losses given their gold ids [B, T, len(aux_out)]."""
-        output, _ = self.rnn(self.features(words, chars, char_lengths, char_index, lengths, lexicon), lengths)
+        output, _ = self.rnn(self.features(words, chars, char_lengths, char_index, lengths, lexicon, vectors), lengths)
         output = self.output_dropout(output)
         scores = self.out(output)
         if tags is None:
@@ -117,8 +122,10 @@ class Tagger(nn.Module):
             return scores.argmax(dim=-1) * mask
         return self.crf.decode(scores, mask)
 
-    def all_states(self, words, chars, char_lengths, char_index, lengths, lexicon=None) -> dict[str, torch.Tensor]:
-        return self.rnn.all_states(self.features(words, chars, char_lengths, char_index, lengths, lexicon), lengths)
+    def all_states(self, words, chars, char_lengths, char_index, lengths, lexicon=None,
+                   vectors=None) -> dict[str, torch.Tensor]:
+        return self.rnn.all_states(self.features(words, chars, char_lengths, char_index, lengths, lexicon, vectors),
+                                   lengths)
 
 
 def lexicon_layer(width: int, dim: int) -> nn.Linear:

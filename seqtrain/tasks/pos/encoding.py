@@ -14,6 +14,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from seqtrain.tasks.pos.conll import Sentence
+from seqtrain.tasks.pos.embeddings import VectorTable
 from seqtrain.tasks.pos.lexicon import Lexicon
 from seqtrain.tasks.base import Table
 from seqtrain.core.vocab import PAD, Vocab
@@ -30,9 +31,10 @@ MAX_WORD_CHARS = 64
 
 class Encoding:
     def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, lowercase: bool = False,
-                 lexicon: Lexicon | None = None, aux: dict[str, Vocab] | None = None):
+                 lexicon: Lexicon | None = None, aux: dict[str, Vocab] | None = None, table: VectorTable | None = None):
         self.words, self.chars, self.tags, self.lowercase = words, chars, tags, lowercase
         self.lexicon = lexicon
+        self.table = table  # pretrained vectors kept whole (data.embeddings.use: table)
         self.aux = aux or {}  # column name -> its values, in data.aux_tags order
         self.unseen_id = len(tags)
         self.unseen_tags: Counter = Counter()
@@ -41,19 +43,20 @@ class Encoding:
         # each form's set lexicon bits (with a lexicon): rows are built per batch, since a wide lexicon
         # (word clusters: thousands of columns) would cost width floats for every form ever seen
         self.form_lexicon: list[list[int]] = []
+        self.form_vectors: list[int] = []  # each form's row in the pretrained table (0: not in it)
         self.form_id(PAD)  # form 0: what pads point at (one pad character, never read)
 
     @classmethod
     def build(cls, sentences: list[Sentence], min_freq: int = 1, max_size: int = 0,
               lowercase: bool = False, lexicon: Lexicon | None = None,
-              aux_columns: tuple[str, ...] = ()) -> "Encoding":
+              aux_columns: tuple[str, ...] = (), table: VectorTable | None = None) -> "Encoding":
         words = Counter(w.lower() if lowercase else w for s in sentences for w in s.words)
         chars = Counter(c for s in sentences for w in s.words for c in w)
         tags = Counter(t for s in sentences for t in s.tags)
         aux = {name: Vocab.build(Counter(v for s in sentences for v in s.aux[name]), specials=(), unk=None)
                for name in aux_columns}
         return cls(Vocab.build(words, min_freq=min_freq, max_size=max_size),
-                   Vocab.build(chars), Vocab.build(tags, specials=(), unk=None), lowercase, lexicon, aux)
+                   Vocab.build(chars), Vocab.build(tags, specials=(), unk=None), lowercase, lexicon, aux, table)
 
     def state_dict(self) -> dict:
         state = {"words": self.words.to_state(), "chars": self.chars.to_state(), "tags": self.tags.to_list(),
@@ -62,6 +65,8 @@ class Encoding:
             state["lexicon"] = self.lexicon.state_dict()
         if self.aux:
             state["aux_tags"] = {name: vocab.to_list() for name, vocab in self.aux.items()}
+        if self.table is not None:
+            state["vectors"] = self.table.state_dict()
         return state
 
     @classmethod
@@ -69,8 +74,9 @@ class Encoding:
         """`with_lexicon`: the config asks for one, so the state must hold it."""
         lexicon = Lexicon.from_state(state["lexicon"]) if with_lexicon else None
         aux = {name: Vocab(values, unk=None) for name, values in state.get("aux_tags", {}).items()}
+        table = VectorTable.from_state(state["vectors"]) if "vectors" in state else None
         return cls(Vocab.from_state(state["words"]), Vocab.from_state(state["chars"]), Vocab(state["tags"], unk=None),
-                   bool(state["lowercase"]), lexicon, aux)
+                   bool(state["lowercase"]), lexicon, aux, table)
 
     def word_counts(self, sentences: list[Sentence]) -> Counter:
         return Counter(self.word_id(w) for s in sentences for w in s.words)
@@ -87,6 +93,8 @@ class Encoding:
             self.form_chars.append(torch.tensor(chars))
             if self.lexicon is not None:
                 self.form_lexicon.append(self.lexicon.bits(word))
+            if self.table is not None:
+                self.form_vectors.append(self.table.row(word) if word != PAD else 0)
         return found
 
     def tag_id(self, tag: str) -> int:
@@ -125,6 +133,8 @@ class Encoding:
             batch["aux_tags"] = pad_sequence([e[3] for e in examples], batch_first=True, padding_value=IGNORED)
         if self.lexicon is not None:  # rows of the distinct forms, like chars: char_index places them
             batch["lexicon"] = self.lexicon.rows([self.form_lexicon[i] for i in distinct])
+        if self.table is not None:  # the distinct forms' table rows, placed by char_index too
+            batch["vectors"] = torch.tensor([self.form_vectors[i] for i in distinct])
         return batch
 
 

@@ -20,13 +20,14 @@ from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import Vocab
 from seqtrain.data.pku_1998 import PKU_1998
-from seqtrain.data.vectors import init_matrix, load_vectors, run_cache, train_word2vec
+from seqtrain.data.vectors import cached_vectors, init_matrix, run_cache, train_word2vec
 from seqtrain.models.layers import embedding
+from seqtrain.models.table import FrozenTable
 from seqtrain.models.tagger import CharCNN, CharLSTM, Tagger, lexicon_layer, mask_of
 from seqtrain.tasks.base import Prediction, PredictOptions, Splits, Table, Task
 from seqtrain.tasks.capabilities import TagsText
 from seqtrain.tasks.pos.conll import TAG_COLUMNS, Sentence, parse_conllu, read_tagged
-from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences
+from seqtrain.tasks.pos.embeddings import EmbeddingsConfig, Sentences, VectorTable
 from seqtrain.tasks.pos.encoding import Encoding, ratio, score_table, tag_counts, tag_scores, unseen_table
 from seqtrain.tasks.pos.tagging import encoder_states, tag, tag_lines, tag_tokens
 from seqtrain.tasks.pos.lexicon import NAMED_LEXICONS, Lexicon, named_lexicon, named_parts, read_lexicon
@@ -63,7 +64,8 @@ class DataConfig:
                            "and WordNet parts of speech from spaCy's tables), several of these joined by + "
                            "(jieba+pku-1998), or a file of word<TAB>tag1 tag2 ... lines (empty: none)",
                        path=True, names=tuple(NAMED_LEXICONS))
-    embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors (gensim)")
+    embeddings: EmbeddingsConfig = section(EmbeddingsConfig, "word vectors: pretrained (GloVe, word2vec, fastText) "
+                                                             "or trained with gensim's word2vec")
 
 
 @dataclass
@@ -102,13 +104,14 @@ class PosTask(TagsText, Task):
     input_formats = ("text", "pretokenized", "conllu")
 
     def __init__(self, cfg: PosConfig, encoding: Encoding, shown: list[str], tokenizer: dict, *,
-                 vectors: torch.Tensor | None = None, word_counts: dict[int, int] | None = None,
-                 pretrained: dict | None = None):
+                 vectors: torch.Tensor | None = None, table_rows: torch.Tensor | None = None,
+                 word_counts: dict[int, int] | None = None, pretrained: dict | None = None):
         super().__init__(cfg)
         self.encoding = encoding
         self.shown = shown                      # the sentence each evaluation tags on screen
         self.tokenizer = tokenizer              # how raw text is read (tokenize/pipeline.py), as plain data
         self.vectors = vectors                  # initial word vectors (training only)
+        self.table_rows = table_rows            # the pretrained table's rows (training only)
         self.word_counts = word_counts or {}    # training counts, for word dropout (training only)
         self.pretrained = pretrained            # model.init_from's checkpoint (training only)
 
@@ -121,13 +124,17 @@ class PosTask(TagsText, Task):
         start = cfg.model.init_from
         pretrained = starting_point(start, "pos", "a tagger", asdict(cfg.model)) if start else None
         train, dev = read_sentences(cfg, paths)
-        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon, tuple(d.aux_tags))
+        vectors = read_word_vectors(cfg, train, paths, workdir)
+        table, table_rows = VectorTable.build(vectors) if vectors is not None and uses(d.embeddings, "table") \
+            else (None, None)
+        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon, tuple(d.aux_tags), table)
         if pretrained is not None:
             encoding = started_encoding(encoding, pretrained, start)
+        initial = init_matrix(encoding.words.to_list(), vectors, cfg.model.word_dim)[0] \
+            if vectors is not None and uses(d.embeddings, "init") else None
         shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
-        task = cls(cfg, encoding, shown, tokenizer_state(d.tokenizer),
-                   vectors=word_vectors(cfg, encoding, train, paths, workdir), word_counts=encoding.word_counts(train),
-                   pretrained=pretrained)
+        task = cls(cfg, encoding, shown, tokenizer_state(d.tokenizer), vectors=initial, table_rows=table_rows,
+                   word_counts=encoding.word_counts(train), pretrained=pretrained)
         return task, task.encode(train, dev)
 
     @classmethod
@@ -155,15 +162,18 @@ class PosTask(TagsText, Task):
         chars = (CharLSTM(len(e.chars), m.char_dim, m.char_hidden) if m.chars == "lstm" else
                  CharCNN(len(e.chars), m.char_dim, m.char_hidden, m.char_kernel) if m.chars == "cnn" else None)
         lexicon = lexicon_layer(e.lexicon.width, m.lexicon_dim) if e.lexicon is not None else None
+        table = FrozenTable(len(e.table), e.table.dim, e.table.half) if e.table is not None else None
         width = (m.word_dim + (chars.output_size if chars is not None else 0)
-                 + (m.lexicon_dim if lexicon is not None else 0))
+                 + (m.lexicon_dim if lexicon is not None else 0) + (table.output_size if table is not None else 0))
         model = Tagger(words, chars, build_recurrent(m, width), len(e.tags),
                        input_dropout=m.input_dropout, output_dropout=m.output_dropout,
-                       crf=m.decoder == "crf", unk_id=e.words.unk_id, lexicon=lexicon,
+                       crf=m.decoder == "crf", unk_id=e.words.unk_id, lexicon=lexicon, vectors=table,
                        aux_sizes=tuple(len(v) for v in e.aux.values()), aux_weight=m.aux_weight)
-        if self.vectors is not None:
-            with torch.no_grad():
+        with torch.no_grad():
+            if self.vectors is not None:
                 model.words.weight.copy_(self.vectors)
+            if self.table_rows is not None:
+                model.vectors.rows.copy_(self.table_rows)
         if self.pretrained is not None:  # after the vectors: words only this data has keep theirs
             model.load_state_dict(pretrained_weights(model, self.pretrained, e))
         alpha = m.word_dropout
@@ -191,12 +201,16 @@ class PosTask(TagsText, Task):
         loss_sum, loss_tokens = model.nll(scores, gold, mask)
         right = (predicted == gold) & mask
         known = (batch["words"] != self.encoding.words.unk_id) & mask
-        return {"loss_sum": loss_sum, "loss_tokens": loss_tokens,
-                "tokens": mask.sum(), "correct": right.sum(),
-                "sentences": torch.tensor(len(gold)), "sentences_correct": (right.sum(1) == mask.sum(1)).sum(),
-                "known": known.sum(), "known_correct": (right & known).sum(),
-                "unknown": (mask & ~known).sum(), "unknown_correct": (right & ~known).sum(),
-                **tag_counts(gold, predicted, mask, self.encoding.unseen_id + 1)}
+        counts = {"loss_sum": loss_sum, "loss_tokens": loss_tokens,
+                  "tokens": mask.sum(), "correct": right.sum(),
+                  "sentences": torch.tensor(len(gold)), "sentences_correct": (right.sum(1) == mask.sum(1)).sum(),
+                  "known": known.sum(), "known_correct": (right & known).sum(),
+                  "unknown": (mask & ~known).sum(), "unknown_correct": (right & ~known).sum(),
+                  **tag_counts(gold, predicted, mask, self.encoding.unseen_id + 1)}
+        if "vectors" in batch:  # unknown words the pretrained table knows: where its vectors pay
+            in_table = (batch["vectors"][batch["char_index"]] != 0) & mask & ~known
+            counts |= {"unknown_in_vectors": in_table.sum(), "unknown_in_vectors_correct": (right & in_table).sum()}
+        return counts
 
     def metrics(self, totals: dict) -> dict:
         f1 = [f for _, _, f, n in tag_scores(totals)[:-1] if n]
@@ -207,7 +221,10 @@ class PosTask(TagsText, Task):
                 "unknown_accuracy": ratio(totals["unknown_correct"], totals["unknown"]),
                 "unknown_share": ratio(totals["unknown"], totals["tokens"]),
                 "macro_f1": sum(f1) / len(f1) if f1 else 0.0,
-                "unseen_tag_tokens": int(totals["fn"][-1])}
+                "unseen_tag_tokens": int(totals["fn"][-1]),
+                **({"unknown_in_vectors_accuracy": ratio(totals["unknown_in_vectors_correct"], totals["unknown_in_vectors"]),
+                    "unknown_in_vectors_share": ratio(totals["unknown_in_vectors"], totals["unknown"])}
+                   if "unknown_in_vectors" in totals else {})}
 
     def tables(self, totals: dict) -> list[Table]:
         tables = [score_table(self.encoding.tags.to_list(), totals)]
@@ -292,15 +309,19 @@ def started_encoding(encoding: Encoding, pretrained: dict, spec: str) -> Encodin
     if their_columns != (encoding.lexicon.tags if encoding.lexicon is not None else None):
         raise UserError(f"model.init_from: {spec} was trained with another data.lexicon "
                         f"({pretrained['config']['data'].get('lexicon') or 'none'}); set the same one here")
+    their_dim = theirs["vectors"]["dim"] if "vectors" in theirs else None
+    if their_dim != (encoding.table.dim if encoding.table is not None else None):
+        raise UserError(f"model.init_from: {spec} was trained with pretrained vectors of another size "
+                        f"({their_dim or 'none'}; data.embeddings); its encoder reads them: set vectors of that size")
     return Encoding(extended(encoding.words, Vocab.entries(theirs["words"])),
                     extended(encoding.chars, Vocab.entries(theirs["chars"])),
-                    encoding.tags, encoding.lowercase, encoding.lexicon, encoding.aux)
+                    encoding.tags, encoding.lowercase, encoding.lexicon, encoding.aux, encoding.table)
 
 
 def pretrained_weights(model: nn.Module, pretrained: dict, encoding: Encoding) -> dict:
     """model.init_from's weights in this model's places: word and character rows by entry; the output
     layer (and CRF) only where the pretrained model predicts these same tags, the auxiliary outputs
-    only where they are these same columns and values."""
+    only where they are these same columns and values; never its pretrained table (this run reads its own)."""
     theirs = pretrained["task_state"]
     vocabs = {"words.weight": (Vocab.entries(theirs["words"]), encoding.words)}
     if "chars.embed.weight" in pretrained["model"]:
@@ -309,6 +330,7 @@ def pretrained_weights(model: nn.Module, pretrained: dict, encoding: Encoding) -
     output = () if same_tags else tuple(k for k in pretrained["model"] if k.startswith(("out.", "crf.")))
     same_aux = theirs.get("aux_tags", {}) == {name: vocab.to_list() for name, vocab in encoding.aux.items()}
     output += () if same_aux else tuple(k for k in pretrained["model"] if k.startswith("aux_out."))
+    output += ("vectors.rows",)  # this run's table (its own file), not the one the pretrained model read
     return initial_weights(model.state_dict(), pretrained["model"], vocabs, keep_fresh=output)
 
 
@@ -322,19 +344,24 @@ def build_lexicon(cfg: PosConfig, paths: dict) -> Lexicon | None:
     return named_lexicon(parts) if parts else read_lexicon(paths["lexicon"])
 
 
-def word_vectors(cfg: PosConfig, encoding: Encoding, train: list[Sentence], paths: dict,
-                 workdir: Path | None) -> torch.Tensor | None:
-    """Initial word-embedding rows: pretrained vectors, or word2vec trained (and cached in the run
-    directory) on the training sentences; None for the usual random init."""
-    e, dim = cfg.data.embeddings, cfg.model.word_dim
+def uses(e: EmbeddingsConfig, how: str) -> bool:
+    """Whether the word vectors are kept as a table (`how` "table") or start the word embedding
+    ("init"): word2vec's vectors only start it (they know the training sentences' words)."""
+    if e.train == "word2vec":
+        return how == "init"
+    return e.use in (how, "both")
+
+
+def read_word_vectors(cfg: PosConfig, train: list[Sentence], paths: dict, workdir: Path | None):
+    """Pretrained vectors (read once per run: kept in the run directory), or word2vec trained (and
+    cached in the run directory) on the training sentences; None without either."""
+    e = cfg.data.embeddings
     if "embeddings.pretrained" in paths:
-        vectors = load_vectors(paths["embeddings.pretrained"], e.format)
-    elif e.train == "word2vec":
+        cache = workdir / "vectors.pt" if workdir is not None else None
+        return cached_vectors(paths["embeddings.pretrained"], e.format, e.max_words, cache)
+    if e.train == "word2vec":
         text = Sentences([s.words for s in train], paths.get("embeddings.corpus"), cfg.data.lowercase)
-        vectors = train_word2vec(text, dim, epochs=e.epochs, seed=cfg.seed, window=e.window,
-                                 min_count=e.min_count, skipgram=e.skipgram, workers=max(1, cfg.train.threads),
-                                 cache=run_cache(workdir))
-    else:
-        return None
-    matrix, _ = init_matrix(encoding.words.to_list(), vectors, dim)
-    return matrix
+        return train_word2vec(text, cfg.model.word_dim, epochs=e.epochs, seed=cfg.seed, window=e.window,
+                              min_count=e.min_count, skipgram=e.skipgram, workers=max(1, cfg.train.threads),
+                              cache=run_cache(workdir))
+    return None
