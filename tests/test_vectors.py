@@ -188,3 +188,14 @@ def test_evaluate_reports_the_accuracy_on_unknown_words_the_vectors_know(table_r
     run, _ = table_run
     metrics = json.loads(cli("evaluate", run, SAMPLE, "--json").out)["metrics"]
     assert 0 <= metrics["unknown_in_vectors_accuracy"] <= 1 and "unknown_in_vectors_share" in metrics
+
+
+def test_overwrite_replaces_a_run_that_kept_its_vectors(table_run, tmp_path):
+    import shutil
+
+    run, vectors = tmp_path / "run", table_run[1]
+    shutil.copytree(table_run[0], run)
+    assert (run / "vectors.pt").is_file()  # the copy a run keeps of what it read is a file it wrote
+    done = cli("train", TOY, "--run-dir", run, "--overwrite", "--quiet", "-o", "train.threads=1", "-o", "train.epochs=1",
+               "-o", f"data.embeddings.pretrained={vectors}")
+    assert done.code == 0, done.err

@@ -9,7 +9,8 @@ from pathlib import Path
 from seqtrain.core.owned import LOCK
 
 MARKER = ".seqtrain-run"  # written first into every run directory: how seqtrain knows its own runs
-RUN_FILES = {MARKER, LOCK, "config.yaml", "metrics.jsonl", "summary.json", "loss.png", "checkpoints", "word2vec.vec"}
+RUN_FILES = {MARKER, LOCK, "config.yaml", "metrics.jsonl", "summary.json", "loss.png", "checkpoints",
+             "word2vec.vec", "vectors.pt", ".vectors.pt.lock", ".word2vec.vec.lock"}  # the vectors a run read or trained, kept
 CHECKPOINT_FILES = {"last.pt", "best.pt"}
 
 
