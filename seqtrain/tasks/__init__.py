@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from seqtrain.core import config as _config
+from seqtrain.tasks.entities.task import EntitiesTask
 from seqtrain.tasks.hello import HelloTask
 from seqtrain.tasks.pos.task import PosTask
 from seqtrain.tasks.sincos import SinCosTask
@@ -14,6 +15,7 @@ from seqtrain.tasks.tang.task import TangTask
 from seqtrain.tasks.tokenize.task import TokenizeTask
 
 TASKS = {
+    "entities": EntitiesTask,
     "hello": HelloTask,
     "pos": PosTask,
     "sincos": SinCosTask,
