@@ -138,6 +138,15 @@ class SchemeEvidence:
 
 # ---------------------------------------------------------------- what decoding may write
 
+def scheme_tags(tags: list[str], scheme: str) -> list[str]:
+    """`tags`, then every other tag the scheme writes for their types (a type seen only in one-word
+    entities still has B-, I-, E-), so that every gold entity of a known type can be encoded."""
+    kinds = sorted({split_tag(t)[1] for t in tags} - {""})
+    prefixes = PREFIXES if scheme == "bioes" else ("B", "I")
+    wanted = ["O"] + [f"{p}-{k}" for k in kinds for p in prefixes]
+    return list(tags) + [t for t in wanted if t not in tags]
+
+
 def allowed_transitions(tags: list[str], scheme: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(allowed [from, to], allowed first tags, allowed last tags) as boolean tensors over `tags`:
     the sequences whose every entity is read the same by conlleval and by the scheme (no O -> I-X,

@@ -5,19 +5,21 @@ output is a valid sequence, scored as conlleval scores entities, written in the 
 
 from __future__ import annotations
 
+import copy
 import sys
 from dataclasses import dataclass
 from typing import Literal
 
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
+from seqtrain.core.vocab import Vocab
 from seqtrain.models.tagger import mask_of
 from seqtrain.tasks.base import PredictOptions, Prediction, Splits
 from seqtrain.tasks.capabilities import FindsEntities
 from seqtrain.tasks.entities.metrics import UNSEEN_TYPE, entity_counts, entity_metrics, type_table
 from seqtrain.tasks.entities.raw import entity_raw_scores, gold_paragraphs
 from seqtrain.tasks.entities.readers import FORMATS, read_entities
-from seqtrain.tasks.entities.schemes import allowed_transitions, convert, spans, split_tag
+from seqtrain.tasks.entities.schemes import allowed_transitions, convert, scheme_tags, spans, split_tag
 from seqtrain.tasks.pos import task as pos
 from seqtrain.tasks.pos.conll import Sentence
 from seqtrain.tasks.shared import seeded_split
@@ -87,6 +89,11 @@ class EntitiesTask(FindsEntities, pos.PosTask):
 
     def encode(self, train: list[Sentence], dev: list[Sentence]) -> Splits:
         self.input_scheme = getattr(train, "scheme", self.input_scheme)
+        e = self.encoding
+        tags = scheme_tags(e.tags.to_list(), self.cfg.data.train_scheme)
+        if tags != e.tags.to_list():  # (before any sentence is encoded: the tag ids are final here)
+            self.encoding = copy.copy(e)  # the same encoding (whatever else it holds) with the whole tag set
+            self.encoding.tags, self.encoding.unseen_id = Vocab(tags, unk=None), len(tags)
         return super().encode(train, dev)
 
     @classmethod
