@@ -22,6 +22,11 @@ def test_an_i_after_o_starts_an_entity_as_conlleval_reads_it():
     assert ill_formed(["O", "I-LOC", "I-LOC", "O"]) == 1
 
 
+def test_an_inside_tag_after_a_finished_entity_starts_another():
+    assert spans(["B-PER", "E-PER", "I-PER", "E-PER", "S-LOC", "E-LOC"]) == [("PER", 0, 2), ("PER", 2, 4),
+                                                                           ("LOC", 4, 5), ("LOC", 5, 6)]
+
+
 def test_a_change_of_type_ends_one_entity_and_starts_another():
     assert spans(["B-PER", "I-LOC", "I-LOC"]) == [("PER", 0, 1), ("LOC", 1, 3)]
 
@@ -92,7 +97,7 @@ def test_wnut_file_tab_only_lines_end_sentences_and_hash_lines_are_tokens(tmp_pa
 
 
 def test_uner_iob2_comments_and_five_columns(tmp_path):
-    path = write(tmp_path, "x.iob2", "# sent_id = a\n# text = Ada met Tom.\n1\tAda\tB-PER\t-\t-\n2\tmet\tO\t-\t-\n"
+    path = write(tmp_path, "uner.txt", "# sent_id = a\n# text = Ada met Tom.\n1\tAda\tB-PER\t-\t-\n2\tmet\tO\t-\t-\n"
                                      "3\tTom\tB-PER\t-\tx\n4\t.\tO\t-\t-\n\n")
     read = read_entities(path)
     assert read.sentences[0].words == ["Ada", "met", "Tom", "."] and read.texts == ["Ada met Tom."]
