@@ -29,6 +29,7 @@ BENCHES = {
     "hello": ["bench_hello.py"],
     "sincos": ["bench_sincos.py"],
     "pos": ["bench_pos.py", "--classic-seconds", "5"],
+    "entities": ["bench_ner.py"],
     "tang": ["bench_tang.py"],
     "tokenize": ["bench_tokenize.py", "--mb", "0.2"],  # its raw-text predict columns: bench_tokenize.py alone
 }

@@ -39,10 +39,21 @@ class Token:
 
 
 @dataclass
+class Span:
+    """An entity: `input[start_char:end_char] == text`; `words` is [first, past the last) in sentence.words."""
+    text: str
+    type: str
+    start_char: int
+    end_char: int
+    words: tuple[int, int]
+
+
+@dataclass
 class Sentence:
     text: str
     tokens: list[Token]
     input: int = 0             # which of the texts given to predict() it comes from
+    entities: list[Span] = field(default_factory=list)  # filled by taggers that find entities
 
     @property
     def words(self) -> list[Word]:
@@ -141,7 +152,7 @@ class _ReadsText(Model):
 
         with torch.no_grad():
             analyzed = self.task.analyze(self.model, texts, batch_size, pretokenized=pretokenized)
-        return Sentences(api_sentence(s, i) for i, sentences in enumerate(analyzed) for s in sentences)
+        return Sentences(api_sentence(s, i, self.task, texts[i]) for i, sentences in enumerate(analyzed) for s in sentences)
 
 
 class Tagger(_ReadsText):
@@ -176,11 +187,20 @@ class PoemWriter(Model):
             return self.task.nats_per_char(self.model, [texts] if isinstance(texts, str) else list(texts))
 
 
-def api_sentence(sentence, index: int) -> Sentence:
+def api_sentence(sentence, index: int, task=None, text: str = "") -> Sentence:
+    """The API's sentence of an analyzed one; with a task that finds entities, its entities, their
+    offsets into `text` (the input it comes from)."""
+    from seqtrain.tasks.capabilities import FindsEntities
+
     tokens = [Token(t.form, t.start, t.end, [Word(w, tag, t.start, t.end)
                                              for w, tag in zip(t.words, t.tags or [None] * len(t.words))])
               for t in sentence.tokens]
-    return Sentence(sentence.text, tokens, index)
+    out = Sentence(sentence.text, tokens, index)
+    if isinstance(task, FindsEntities):
+        words = out.words
+        out.entities = [Span(text[words[i].start_char:words[j - 1].end_char], kind, words[i].start_char,
+                             words[j - 1].end_char, (i, j)) for kind, i, j in task.entity_spans(out.tags)]
+    return out
 
 
 def load(path: str | Path, device: str = "cpu") -> Model:

@@ -12,6 +12,7 @@ from conftest import REPO
 TINY = {
     "bench_hello.py": ["--steps", "5"],
     "bench_sincos.py": ["--steps", "5"],
+    "bench_ner.py": ["--config", "configs/ner-toy.yaml", "--steps", "5", "--threads", "1"],
     "bench_pos.py": ["--config", "configs/pos-toy.yaml", "--steps", "5", "--classic-seconds", "0.2"],
     "bench_tokenize.py": ["--config", "configs/tokenize-toy.yaml", "--steps", "5", "--mb", "0.01",
                           "--cold-repeats", "1", "--threads", "1"],

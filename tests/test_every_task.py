@@ -1,6 +1,7 @@
 """Every task trains briefly, saves, loads in a fresh process, and predicts and evaluates the same."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 # task -> (config, overrides for a run of a few seconds, predict input, check of the printed prediction)
 QUICK = {
+    "entities": ("configs/ner-toy.yaml", ["train.epochs=3"], ["Ada Lovelace moved to Paris with Tom ."],
+                 lambda out: re.sub(r"\[\w+ |\]", "", out).split() == "Ada Lovelace moved to Paris with Tom .".split()),
     "hello": ("configs/hello.yaml", [], ["hello"], lambda out: out.strip() == "ohlol"),
     "sincos": ("configs/sincos.yaml", ["train.epochs=2", "data.train_windows=64"], ["--values", "0.0,0.1,0.2"],
                lambda out: len(out.split()) == 3),

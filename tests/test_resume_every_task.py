@@ -16,6 +16,9 @@ COMMON = ["train.threads=1", "train.device=cpu"]
 
 # name -> (config, overrides): every task, each mode that trains differently, a few seconds each
 CASES = {
+    "entities-crf": ("configs/ner-toy.yaml", ["train.epochs=2"]),
+    "entities-softmax-bio": ("configs/ner-toy.yaml", ["train.epochs=2", "model.decoder=softmax",
+                                                      "data.train_scheme=bio", "model.word_dropout=0.5"]),
     "hello-loop": ("configs/hello.yaml", ["model.impl=loop", "data.repeat=6", "train.batch_size=2",
                                           "train.epochs=2"]),
     "sincos": ("configs/sincos.yaml", ["data.train_windows=48", "data.dev_windows=8", "data.steps=10",

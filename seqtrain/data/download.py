@@ -139,6 +139,26 @@ CORPORA = {c.name: c for c in [
         274ad6e13c069e35856e53b5dee6821ad2aa9bf8b2a5f969e2eb1234fe954bca    470081  全唐诗/poet.tang.56000.json
         -                                                                        -  全唐诗/poet.tang.57000.json
     """)),
+    # named entities: Universal NER v1 (pinned to the commits the shared copies come from; their READMEs
+    # give the commits by their first 8 hex digits) and WNUT-17. The UNER English train file is the
+    # repository's released one, which the shared copy is not (a first version), so it is unpinned.
+    Corpus("uner-en-ewt", "uner-en-ewt", "https://raw.githubusercontent.com/UniversalNER/UNER_English-EWT/8ed072de",
+           parse_table("""
+        -                                                                        -  en_ewt-ud-train.iob2
+        0cafd881cf31d39897b6d588420fab8fbbe4423d271725c59921ac9dd49c0713    620415  en_ewt-ud-dev.iob2
+        -                                                                        -  en_ewt-ud-test.iob2
+    """)),
+    Corpus("uner-zh-gsdsimp", "uner-zh-gsdsimp",
+           "https://raw.githubusercontent.com/UniversalNER/UNER_Chinese-GSDSIMP/1f030759", parse_table("""
+        a03b5260c3d960aa711ff5f12b797de5c7d7f412563593c173cd0e7135001db5   2088494  zh_gsdsimp-ud-train.iob2
+        8aeab3ac662468e258a65f887844c50cee8311cb080b60a421ff7aa8a05e8032    267445  zh_gsdsimp-ud-dev.iob2
+        -                                                                        -  zh_gsdsimp-ud-test.iob2
+    """)),
+    Corpus("wnut17", "wnut17", "https://raw.githubusercontent.com/leondz/emerging_entities_17/e52a2d2a", parse_table("""
+        731820e13f71af324c6b55a1575ec2ce59fbaa2a0806f8f0400b98d56cd6a7a5    493781  wnut17train.conll
+        e053b752b8155113ca66e7db08af5f2f5f43ab993694e4774f1ec5bad42312d8    114749  emerging.dev.conll
+        -                                                                        -  emerging.test.annotated
+    """)),
 ]}
 
 

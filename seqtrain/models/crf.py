@@ -39,22 +39,38 @@ class CRF(nn.Module):
             alpha = torch.where(mask[:, t].unsqueeze(1), step, alpha)  # finished sequences keep theirs
         return torch.logsumexp(alpha + self.end, dim=1)
 
-    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The best tag sequence of each item (Viterbi): [B, T], zeros past each length."""
-        batch, steps, _ = emissions.shape
-        best = self.start + emissions[:, 0]
-        pointers = []
-        for t in range(1, steps):
-            scores, previous = (best.unsqueeze(2) + self.transitions).max(dim=1)
-            keep = mask[:, t].unsqueeze(1)
-            best = torch.where(keep, scores + emissions[:, t], best)
-            # past a sequence's end the pointer is the identity, so backtracking passes through
-            identity = torch.arange(self.num_tags, device=emissions.device).expand(batch, -1)
-            pointers.append(torch.where(keep, previous, identity))
-        tag = (best + self.end).argmax(dim=1)
-        path = [tag]
-        for previous in reversed(pointers):
-            tag = previous.gather(1, tag.unsqueeze(1)).squeeze(1)
-            path.append(tag)
-        path.reverse()
-        return torch.stack(path, dim=1) * mask
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor, constraints: Constraints | None = None) -> torch.Tensor:
+        """The best tag sequence of each item (Viterbi): [B, T], zeros past each length; with
+        `constraints`, the best among the sequences they allow."""
+        return viterbi(emissions, mask, self.transitions, self.start, self.end, constraints)
+
+
+# (allowed [from, to], allowed first tags, allowed last tags): boolean masks over the tags
+Constraints = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def viterbi(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor,
+            end: torch.Tensor, constraints: Constraints | None = None) -> torch.Tensor:
+    """The best-scoring tag sequence of each item: [B, T], zeros past each length. A sequence that
+    `constraints` forbids scores -inf, so none is chosen while an allowed one exists."""
+    if constraints is not None:
+        allowed, first, last = (c.to(emissions.device) for c in constraints)
+        transitions = transitions.masked_fill(~allowed, float("-inf"))
+        start, end = start.masked_fill(~first, float("-inf")), end.masked_fill(~last, float("-inf"))
+    batch, steps, num_tags = emissions.shape
+    best = start + emissions[:, 0]
+    pointers = []
+    identity = torch.arange(num_tags, device=emissions.device).expand(batch, -1)
+    for t in range(1, steps):
+        scores, previous = (best.unsqueeze(2) + transitions).max(dim=1)
+        keep = mask[:, t].unsqueeze(1)
+        best = torch.where(keep, scores + emissions[:, t], best)
+        # past a sequence's end the pointer is the identity, so backtracking passes through
+        pointers.append(torch.where(keep, previous, identity))
+    tag = (best + end).argmax(dim=1)
+    path = [tag]
+    for previous in reversed(pointers):
+        tag = previous.gather(1, tag.unsqueeze(1)).squeeze(1)
+        path.append(tag)
+    path.reverse()
+    return torch.stack(path, dim=1) * mask

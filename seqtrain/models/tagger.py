@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqtrain.models.crf import CRF
+from seqtrain.models.crf import CRF, Constraints, viterbi
 from seqtrain.models.layers import embedding
 from seqtrain.models.rnn import Recurrent
 
@@ -116,11 +116,22 @@ class Tagger(nn.Module):
             return scores.sum() * 0, mask.sum()
         return self.crf.nll(scores, tags, mask).sum(), mask.sum()
 
+    constraints: Constraints | None = None  # what decoding may write (see constrain)
+
+    def constrain(self, constraints: Constraints | None) -> None:
+        """Decode only the tag sequences these boolean masks allow: (allowed [from, to], allowed
+        first tags, allowed last tags). Not weights: the task sets them each time it builds the model."""
+        self.constraints = constraints
+
     def decode(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Best tags [B, T] (zeros at pads)."""
-        if self.crf is None:
+        """Best tags [B, T] (zeros at pads); with constraints, the best sequence they allow (for the
+        softmax: Viterbi over the log-probabilities with no transition scores)."""
+        if self.crf is not None:
+            return self.crf.decode(scores, mask, self.constraints)
+        if self.constraints is None:
             return scores.argmax(dim=-1) * mask
-        return self.crf.decode(scores, mask)
+        zeros = scores.new_zeros(self.num_tags)
+        return viterbi(scores.float().log_softmax(-1), mask, zeros.expand(self.num_tags, -1), zeros, zeros, self.constraints)
 
     def all_states(self, words, chars, char_lengths, char_index, lengths, lexicon=None,
                    vectors=None) -> dict[str, torch.Tensor]:

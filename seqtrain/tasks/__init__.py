@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 
 def _registry() -> dict[str, type]:
+    from seqtrain.tasks.entities.task import EntitiesTask
     from seqtrain.tasks.hello import HelloTask
     from seqtrain.tasks.pos.task import PosTask
     from seqtrain.tasks.sincos import SinCosTask
@@ -21,6 +22,7 @@ def _registry() -> dict[str, type]:
     from seqtrain.tasks.tokenize.task import TokenizeTask
 
     return {
+        "entities": EntitiesTask,
         "hello": HelloTask,
         "pos": PosTask,
         "sincos": SinCosTask,

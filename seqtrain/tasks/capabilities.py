@@ -60,6 +60,15 @@ class TagsText(ReadsRawText):
     """Gives each word of a text a tag (parts of speech; entities): `analyze` tags the words too."""
 
 
+class FindsEntities(TagsText):
+    """Tags that mark spans of words as typed entities (people, places, organisations): the API
+    and predict give each sentence's entities with their character offsets."""
+
+    def entity_spans(self, tags: list[str]) -> list[tuple[str, int, int]]:
+        """(type, first word, past the last word) of each entity the tags mark, in order."""
+        raise NotImplementedError
+
+
 class WritesPoems:
     """A language model that writes poems to a request (form, acrostic, rhyme, tones) and scores text."""
 

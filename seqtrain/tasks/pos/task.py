@@ -123,7 +123,7 @@ class PosTask(TagsText, Task):
         check_aux_tags(d)
         start = cfg.model.init_from
         pretrained = starting_point(start, "pos", "a tagger", asdict(cfg.model)) if start else None
-        train, dev = read_sentences(cfg, paths)
+        train, dev = cls.read_sentences(cfg, paths)
         vectors = read_word_vectors(cfg, train, paths, workdir)
         table, table_rows = VectorTable.build(vectors) if vectors is not None and uses(d.embeddings, "table") \
             else (None, None)
@@ -138,6 +138,11 @@ class PosTask(TagsText, Task):
         return task, task.encode(train, dev)
 
     @classmethod
+    def read_sentences(cls, cfg: PosConfig, paths: dict) -> tuple[list[Sentence], list[Sentence]]:
+        """(train, dev) tagged sentences; a task built on this one reads its own files here."""
+        return read_sentences(cfg, paths)
+
+    @classmethod
     def from_state(cls, cfg: PosConfig, state: dict) -> "PosTask":
         return cls(cfg, Encoding.from_state(state, with_lexicon=bool(cfg.data.lexicon)), list(state["shown"]),
                    state.get("tokenizer", {"name": "whitespace"}))
@@ -146,7 +151,7 @@ class PosTask(TagsText, Task):
         return {**self.encoding.state_dict(), "shown": list(self.shown), "tokenizer": self.tokenizer}
 
     def read_splits(self, paths: dict) -> Splits:
-        return self.encode(*read_sentences(self.cfg, paths))
+        return self.encode(*self.read_sentences(self.cfg, paths))
 
     def encode(self, train: list[Sentence], dev: list[Sentence]) -> Splits:
         return Splits(train=[self.encoding.encode(s) for s in train], dev=[self.encoding.encode(s) for s in dev])

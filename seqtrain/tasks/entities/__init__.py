@@ -1,0 +1,1 @@
+"""Named entities: a tagger of entity spans, built on the POS task."""

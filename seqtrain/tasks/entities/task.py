@@ -1,0 +1,188 @@
+"""Named entities: the POS tagger's model, readers, character features, lexicon, word vectors and
+tokenizer (this task is a PosTask), trained on entity tags in BIOES or BIO, decoded so that every
+output is a valid sequence, scored as conlleval scores entities, written in the scheme the input had.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+from seqtrain.core.errors import UserError
+from seqtrain.core.fields import opt, section
+from seqtrain.core.vocab import Vocab
+from seqtrain.models.tagger import mask_of
+from seqtrain.tasks.base import PredictOptions, Prediction, Splits
+from seqtrain.tasks.capabilities import FindsEntities
+from seqtrain.tasks.entities.metrics import UNSEEN_TYPE, entity_counts, entity_metrics, type_table
+from seqtrain.tasks.entities.raw import entity_raw_scores, gold_paragraphs
+from seqtrain.tasks.entities.readers import FORMATS, read_entities
+from seqtrain.tasks.entities.schemes import allowed_transitions, convert, scheme_tags, spans, split_tag
+from seqtrain.tasks.pos import task as pos
+from seqtrain.tasks.pos.conll import Sentence
+from seqtrain.tasks.shared import seeded_split
+
+
+@dataclass
+class DataConfig(pos.DataConfig):
+    train: str = opt("samples/ner-en-toy-train.iob2", "training sentences: UNER .iob2, or CoNLL-2003/WNUT "
+                                                      "columns (the token first, the tag last)", path=True)
+    format: Literal["auto", "iob2", "conll"] = opt("auto", "file format (auto: .iob2 by name or by an index "
+                                                           "column, else conll columns)")
+    tag_column: int = opt(0, "column holding the entity tag, counted from 1 (0: the last; .iob2: the third)", min=0)
+    tag_scheme: Literal["auto", "iob1", "iob2", "bioes"] = opt("auto", "how the files' tags are written "
+                                                               "(auto: guessed from each file)")
+    train_scheme: Literal["bioes", "bio"] = opt("bioes", "the scheme the tagger learns and decodes in; "
+                                                         "output is written in the scheme the input had")
+
+
+@dataclass
+class ModelConfig(pos.ModelConfig):
+    decoder: Literal["softmax", "crf"] = opt("crf", "linear-chain CRF (Viterbi), or per-token softmax; "
+                                                    "both decode only sequences the scheme allows")
+
+
+@dataclass
+class EntitiesConfig(pos.PosConfig):
+    data: DataConfig = section(DataConfig, "the entity-tagged sentences and vocabularies")
+    model: ModelConfig = section(ModelConfig, "the tagger")
+
+
+class SchemeSentences(list):
+    """Sentences in the training scheme, and the scheme their file was written in."""
+    scheme: str = "iob2"
+
+
+class EntitiesTask(FindsEntities, pos.PosTask):
+    Config = EntitiesConfig
+    goals = {"loss": "min", "accuracy": "max", "precision": "max", "recall": "max", "f1": "max"}
+    monitor = "f1"
+    output_formats = ("text", "json", "conllu")
+    input_scheme = "iob2"  # the training file's scheme: how raw-text output is written
+
+    # ---------------------------------------------------------------- data
+    @classmethod
+    def read_sentences(cls, cfg: EntitiesConfig, paths: dict) -> tuple[SchemeSentences, SchemeSentences]:
+        d = cfg.data
+        if d.aux_tags:
+            raise UserError("data.aux_tags: entity files have no other columns to learn (leave it empty)")
+        train = cls.read_file(cfg, paths["train"], note=True)
+        dev = cls.read_file(cfg, paths["dev"]) if "dev" in paths else None
+        if dev is None:
+            split_train, split_dev = seeded_split(list(train), d.dev_fraction, d.split_seed)
+            train, dev = scheme_list(split_train, train.scheme), scheme_list(split_dev, train.scheme)
+        return (scheme_list(train[:d.max_train], train.scheme) if d.max_train else train), dev
+
+    @classmethod
+    def read_file(cls, cfg: EntitiesConfig, path, note: bool = False) -> SchemeSentences:
+        d = cfg.data
+        read = read_entities(path, d.format, d.tag_column, d.tag_scheme)
+        if note and read.ill_formed:
+            print(f"note: {path}: {read.ill_formed} entities start with I- (or E-) where {read.scheme.upper()} "
+                  f"starts them with B-; read as conlleval reads them (an entity starts there)", file=sys.stderr)
+        scheme = "bioes" if d.train_scheme == "bioes" else "iob2"
+        for sentence in read.sentences:
+            sentence.tags = convert(sentence.tags, scheme)
+        return scheme_list(read.sentences, read.scheme)
+
+    def encode(self, train: list[Sentence], dev: list[Sentence]) -> Splits:
+        self.input_scheme = getattr(train, "scheme", self.input_scheme)
+        e = self.encoding
+        tags = scheme_tags(e.tags.to_list(), self.cfg.data.train_scheme)
+        if tags != e.tags.to_list():  # (before any sentence is encoded: the tag ids are final here)
+            self.encoding = copy.copy(e)  # the same encoding (whatever else it holds) with the whole tag set
+            self.encoding.tags, self.encoding.unseen_id = Vocab(tags, unk=None), len(tags)
+        return super().encode(train, dev)
+
+    @classmethod
+    def from_state(cls, cfg: EntitiesConfig, state: dict) -> "EntitiesTask":
+        task = super().from_state(cfg, state)
+        task.input_scheme = state["input_scheme"]
+        return task
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "input_scheme": self.input_scheme}
+
+    def read_examples(self, path) -> list:
+        return [self.encoding.encode(s) for s in self.read_file(self.cfg, path)]
+
+    # ---------------------------------------------------------------- model
+    def build_model(self):
+        model = super().build_model()
+        model.constrain(allowed_transitions(self.encoding.tags.to_list(), self.cfg.data.train_scheme))
+        return model
+
+    @property
+    def types(self) -> list[str]:
+        return sorted({split_tag(t)[1] for t in self.encoding.tags.to_list()} - {""}) + [UNSEEN_TYPE]
+
+    # ---------------------------------------------------------------- metrics
+    def evaluate_batch(self, model, batch) -> dict:
+        scores = model(**{k: v for k, v in batch.items() if k not in ("tags", "aux_tags")})
+        gold, mask = batch["tags"], mask_of(batch["lengths"], scores.shape[1])
+        predicted = model.decode(scores, mask)
+        loss_sum, loss_tokens = model.nll(scores, gold, mask)
+        names = self.encoding.tags.to_list() + [f"I-{UNSEEN_TYPE}"]
+        lengths = batch["lengths"].tolist()
+        as_tags = lambda ids: [[names[t] for t in row[:n]] for row, n in zip(ids.tolist(), lengths)]  # noqa: E731
+        return {"loss_sum": loss_sum, "loss_tokens": loss_tokens, "tokens": mask.sum(),
+                "correct": ((predicted == gold) & mask).sum(),
+                **entity_counts(as_tags(gold), as_tags(predicted), self.types)}
+
+    def metrics(self, totals: dict) -> dict:
+        return {"loss": pos.ratio(totals["loss_sum"], totals["loss_tokens"]),
+                "accuracy": pos.ratio(totals["correct"], totals["tokens"]), **entity_metrics(totals)}
+
+    def tables(self, totals: dict) -> list:
+        return [type_table(self.types, totals)]
+
+    def epoch_report(self, model) -> str | None:
+        if not self.shown:
+            return None
+        from seqtrain.tasks.entities.output import bracketed
+
+        return bracketed(self.shown, spans(self.tag(model, [Sentence(self.shown)], 1)[0]))
+
+    # ---------------------------------------------------------------- predict
+    def entity_spans(self, tags: list[str]) -> list[tuple[str, int, int]]:
+        return spans(tags)
+
+    def analyze(self, model, paragraphs: list[str], batch_size: int = 64, pretokenized: bool = False) -> list:
+        """The tokenizer's sentences, each word tagged in the scheme the training file had."""
+        analyzed = super().analyze(model, paragraphs, batch_size, pretokenized)
+        for sentence in (s for p in analyzed for s in p):
+            tags = iter(convert([t for token in sentence.tokens for t in token.tags], self.input_scheme))
+            for token in sentence.tokens:
+                token.tags = [next(tags) for _ in token.words]
+        return analyzed
+
+    def read_gold(self, path) -> list:
+        d = self.cfg.data
+        return gold_paragraphs(read_entities(path, d.format, d.tag_column, d.tag_scheme), str(path))
+
+    def gold_dev_paragraphs(self, paths: dict) -> list:
+        if "dev" in paths:
+            return self.read_gold(paths["dev"])
+        raise UserError("evaluate --raw: this config holds out its dev sentences from data.train; give the file to score")
+
+    @staticmethod
+    def raw_text_scores(gold: list, system: list) -> dict[str, float]:
+        return entity_raw_scores(gold, system)
+
+    def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
+        from seqtrain.tasks.entities.output import predict_columns, predict_text
+
+        if options.input_format in FORMATS[1:]:
+            return predict_columns(self, model, inputs, options)
+        if options.input_format not in ("text", "pretokenized"):
+            raise UserError(f"--format {options.input_format}: an entity tagger reads text, or columns "
+                            f"({', '.join(FORMATS[1:])}: the token first, as in its training files)")
+        return predict_text(self, model, inputs, options)
+
+
+def scheme_list(sentences: list, scheme: str) -> SchemeSentences:
+    out = SchemeSentences(sentences)
+    out.scheme = scheme
+    return out
