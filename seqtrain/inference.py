@@ -131,7 +131,8 @@ def predict(checkpoint: str | Path, inputs: list[str], options: PredictOptions, 
 
 
 INPUT_FORMATS = {"text": "text", "pretokenized": "pretokenized text (--pretokenized)",
-                 "conllu": "CoNLL-U (--format conllu)"}
+                 "conllu": "CoNLL-U (--format conllu)", "iob2": "UNER .iob2 columns (--format iob2)",
+                 "conll": "CoNLL-2003 or WNUT columns (--format conll)"}
 
 
 def check_input_format(input_format: str, task: Task, task_name: str) -> None:

@@ -13,7 +13,8 @@ OUTPUT_FORMATS = ("text", "json", "conllu")
 
 @dataclass
 class PredictOptions:
-    input_format: str = opt("text", "input format: text, or conllu (POS: fills UPOS, keeps the rest)",
+    input_format: str = opt("text", "input format: text, or conllu (POS: fills UPOS, keeps the rest), or "
+                            "iob2 / conll (entities: columns, the tag column filled)",
                             flags=("--format",))
     pretokenized: bool = opt(False, "POS: the text is already split: one sentence a line, words between "
                              "spaces (the tagger's tokenizer is not used)")

@@ -60,6 +60,7 @@ class EntitiesTask(FindsEntities, pos.PosTask):
     goals = {"loss": "min", "accuracy": "max", "precision": "max", "recall": "max", "f1": "max"}
     monitor = "f1"
     output_formats = ("text", "json", "conllu")
+    input_formats = ("text", "pretokenized", "iob2", "conll")  # columns: UNER .iob2, CoNLL-2003 and WNUT
     input_scheme = "iob2"  # the training file's scheme: how raw-text output is written
 
     # ---------------------------------------------------------------- data
