@@ -188,6 +188,9 @@ def test_evaluate_reports_the_accuracy_on_unknown_words_the_vectors_know(table_r
     run, _ = table_run
     metrics = json.loads(cli("evaluate", run, SAMPLE, "--json").out)["metrics"]
     assert 0 <= metrics["unknown_in_vectors_accuracy"] <= 1 and "unknown_in_vectors_share" in metrics
+    from seqtrain.tasks import TASKS
+
+    assert set(metrics) <= set(TASKS["pos"].goals)  # each has a declared direction (train.monitor, tune)
 
 
 def test_overwrite_replaces_a_run_that_kept_its_vectors(table_run, tmp_path):

@@ -98,7 +98,8 @@ class PosConfig(Config):
 class PosTask(TagsText, Task):
     Config = PosConfig
     goals = {"loss": "min", "accuracy": "max", "sentence_accuracy": "max", "known_accuracy": "max",
-             "unknown_accuracy": "max", "unknown_share": "min", "macro_f1": "max", "unseen_tag_tokens": "min"}
+             "unknown_accuracy": "max", "unknown_share": "min", "macro_f1": "max", "unseen_tag_tokens": "min",
+             "unknown_in_vectors_accuracy": "max", "unknown_in_vectors_share": "max"}
     monitor = "accuracy"
     output_formats = ("text", "json", "conllu")
     input_formats = ("text", "pretokenized", "conllu")
@@ -124,14 +125,7 @@ class PosTask(TagsText, Task):
         start = cfg.model.init_from
         pretrained = starting_point(start, "pos", "a tagger", asdict(cfg.model)) if start else None
         train, dev = cls.read_sentences(cfg, paths)
-        vectors = read_word_vectors(cfg, train, paths, workdir)
-        table, table_rows = VectorTable.build(vectors) if vectors is not None and uses(d.embeddings, "table") \
-            else (None, None)
-        encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon, tuple(d.aux_tags), table)
-        if pretrained is not None:
-            encoding = started_encoding(encoding, pretrained, start)
-        initial = init_matrix(encoding.words.to_list(), vectors, cfg.model.word_dim)[0] \
-            if vectors is not None and uses(d.embeddings, "init") else None
+        encoding, initial, table_rows = encoded_words(cfg, train, paths, workdir, lexicon, pretrained)
         shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
         task = cls(cfg, encoding, shown, tokenizer_state(d.tokenizer), vectors=initial, table_rows=table_rows,
                    word_counts=encoding.word_counts(train), pretrained=pretrained)
@@ -199,37 +193,10 @@ class PosTask(TagsText, Task):
 
     # ---------------------------------------------------------------- metrics
     def evaluate_batch(self, model, batch) -> dict:
-        inputs = {k: v for k, v in batch.items() if k not in ("tags", "aux_tags")}
-        scores = model(**inputs)
-        gold, mask = batch["tags"], mask_of(batch["lengths"], scores.shape[1])
-        predicted = model.decode(scores, mask)
-        loss_sum, loss_tokens = model.nll(scores, gold, mask)
-        right = (predicted == gold) & mask
-        known = (batch["words"] != self.encoding.words.unk_id) & mask
-        counts = {"loss_sum": loss_sum, "loss_tokens": loss_tokens,
-                  "tokens": mask.sum(), "correct": right.sum(),
-                  "sentences": torch.tensor(len(gold)), "sentences_correct": (right.sum(1) == mask.sum(1)).sum(),
-                  "known": known.sum(), "known_correct": (right & known).sum(),
-                  "unknown": (mask & ~known).sum(), "unknown_correct": (right & ~known).sum(),
-                  **tag_counts(gold, predicted, mask, self.encoding.unseen_id + 1)}
-        if "vectors" in batch:  # unknown words the pretrained table knows: where its vectors pay
-            in_table = (batch["vectors"][batch["char_index"]] != 0) & mask & ~known
-            counts |= {"unknown_in_vectors": in_table.sum(), "unknown_in_vectors_correct": (right & in_table).sum()}
-        return counts
+        return tagging_counts(model, batch, self.encoding)
 
     def metrics(self, totals: dict) -> dict:
-        f1 = [f for _, _, f, n in tag_scores(totals)[:-1] if n]
-        return {"loss": ratio(totals["loss_sum"], totals["loss_tokens"]),
-                "accuracy": ratio(totals["correct"], totals["tokens"]),
-                "sentence_accuracy": ratio(totals["sentences_correct"], totals["sentences"]),
-                "known_accuracy": ratio(totals["known_correct"], totals["known"]),
-                "unknown_accuracy": ratio(totals["unknown_correct"], totals["unknown"]),
-                "unknown_share": ratio(totals["unknown"], totals["tokens"]),
-                "macro_f1": sum(f1) / len(f1) if f1 else 0.0,
-                "unseen_tag_tokens": int(totals["fn"][-1]),
-                **({"unknown_in_vectors_accuracy": ratio(totals["unknown_in_vectors_correct"], totals["unknown_in_vectors"]),
-                    "unknown_in_vectors_share": ratio(totals["unknown_in_vectors"], totals["unknown"])}
-                   if "unknown_in_vectors" in totals else {})}
+        return tagging_metrics(totals)
 
     def tables(self, totals: dict) -> list[Table]:
         tables = [score_table(self.encoding.tags.to_list(), totals)]
@@ -278,6 +245,58 @@ class PosTask(TagsText, Task):
         prediction, tagged = tag_lines(model, self.encoding, inputs, options, self.cfg.data.tag_column)
         prediction.states = encoder_states(model, self.encoding, tagged) if options.states else {}
         return prediction
+
+
+def tagging_counts(model, batch: dict, encoding: Encoding) -> dict:
+    """Sums for one batch: tokens and sentences right, known and unknown words, per-tag counts."""
+    inputs = {k: v for k, v in batch.items() if k not in ("tags", "aux_tags")}
+    scores = model(**inputs)
+    gold, mask = batch["tags"], mask_of(batch["lengths"], scores.shape[1])
+    predicted = model.decode(scores, mask)
+    loss_sum, loss_tokens = model.nll(scores, gold, mask)
+    right = (predicted == gold) & mask
+    known = (batch["words"] != encoding.words.unk_id) & mask
+    counts = {"loss_sum": loss_sum, "loss_tokens": loss_tokens,
+              "tokens": mask.sum(), "correct": right.sum(),
+              "sentences": torch.tensor(len(gold)), "sentences_correct": (right.sum(1) == mask.sum(1)).sum(),
+              "known": known.sum(), "known_correct": (right & known).sum(),
+              "unknown": (mask & ~known).sum(), "unknown_correct": (right & ~known).sum(),
+              **tag_counts(gold, predicted, mask, encoding.unseen_id + 1)}
+    if "vectors" in batch:  # unknown words the pretrained table knows: where its vectors pay
+        in_table = (batch["vectors"][batch["char_index"]] != 0) & mask & ~known
+        counts |= {"unknown_in_vectors": in_table.sum(), "unknown_in_vectors_correct": (right & in_table).sum()}
+    return counts
+
+def tagging_metrics(totals: dict) -> dict:
+    f1 = [f for _, _, f, n in tag_scores(totals)[:-1] if n]
+    return {"loss": ratio(totals["loss_sum"], totals["loss_tokens"]),
+            "accuracy": ratio(totals["correct"], totals["tokens"]),
+            "sentence_accuracy": ratio(totals["sentences_correct"], totals["sentences"]),
+            "known_accuracy": ratio(totals["known_correct"], totals["known"]),
+            "unknown_accuracy": ratio(totals["unknown_correct"], totals["unknown"]),
+            "unknown_share": ratio(totals["unknown"], totals["tokens"]),
+            "macro_f1": sum(f1) / len(f1) if f1 else 0.0,
+            "unseen_tag_tokens": int(totals["fn"][-1]),
+            **({"unknown_in_vectors_accuracy": ratio(totals["unknown_in_vectors_correct"], totals["unknown_in_vectors"]),
+                "unknown_in_vectors_share": ratio(totals["unknown_in_vectors"], totals["unknown"])}
+               if "unknown_in_vectors" in totals else {})}
+
+
+def encoded_words(cfg: PosConfig, train: list[Sentence], paths: dict, workdir: Path | None, lexicon: Lexicon | None,
+                  pretrained: dict | None) -> tuple[Encoding, torch.Tensor | None, torch.Tensor | None]:
+    """The vocabularies of the training sentences (with model.init_from's words added), and the word
+    vectors the model starts from or looks up: (encoding, initial embedding rows or None, the
+    pretrained table's rows or None)."""
+    d = cfg.data
+    vectors = read_word_vectors(cfg, train, paths, workdir)
+    table, table_rows = VectorTable.build(vectors) if vectors is not None and uses(d.embeddings, "table") \
+        else (None, None)
+    encoding = Encoding.build(train, d.min_freq, d.max_size, d.lowercase, lexicon, tuple(d.aux_tags), table)
+    if pretrained is not None:
+        encoding = started_encoding(encoding, pretrained, cfg.model.init_from)
+    initial = init_matrix(encoding.words.to_list(), vectors, cfg.model.word_dim)[0] \
+        if vectors is not None and uses(d.embeddings, "init") else None
+    return encoding, initial, table_rows
 
 
 def read_sentences(cfg: PosConfig, paths: dict) -> tuple[list[Sentence], list[Sentence]]:
