@@ -69,10 +69,12 @@ def test_every_quick_start_command_succeeds(quick_start):
     assert [(argv, r.code, r.err[-500:]) for argv, r in results if r.code != 0] == []
 
 
-def test_the_quick_start_tags_the_sentence_and_writes_a_quatrain(quick_start):
+def test_the_quick_start_tags_the_sentence_finds_entities_and_writes_a_quatrain(quick_start):
     _, results = quick_start
     outputs = {argv[0]: r.out for argv, r in results}
-    assert re.fullmatch(r"(\S+/[A-Z]+ ?)+", outputs["predict"].strip()), outputs["predict"]
+    tagged, entities = [r.out.strip() for argv, r in results if argv[0] == "predict"]
+    assert re.fullmatch(r"(\S+/[A-Z]+ ?)+", tagged), tagged
+    assert re.search(r"\[[A-Z]+ [^\]]+\]", entities), entities  # [PER Ada Lovelace] moved to ...
     hanzi = re.findall(r"[\u4e00-\u9fff]", outputs["generate-poem"])
     assert len(hanzi) == 20, outputs["generate-poem"]
 
