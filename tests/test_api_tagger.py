@@ -67,6 +67,7 @@ def test_evaluate_and_info_describe_the_model(tagger_run):
     assert tagger.info["task"] == "pos"
 
 
+@pytest.mark.slow
 def test_the_one_liner_prints_words_with_tags(tagger_run):
     code = f"import seqtrain; t = seqtrain.load({str(tagger_run.run_dir)!r}); print(t('The dog ate the apple.'))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)

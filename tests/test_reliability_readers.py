@@ -82,6 +82,7 @@ def test_written_poems_with_a_huge_number_are_one_line(tmp_path):
     assert result.err.strip().splitlines()[-1].startswith(f"error: {poems}:1: not valid JSON: a number of 5,000 digits")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["c.yaml", "space.yaml"])
 def test_a_10_mb_yaml_file_is_refused_unread_within_seconds(tmp_path, hello_config, name):
     big = tmp_path / name
@@ -95,6 +96,7 @@ def test_a_10_mb_yaml_file_is_refused_unread_within_seconds(tmp_path, hello_conf
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_a_yaml_document_of_too_many_values_is_refused_within_seconds(tmp_path):
     config = write(tmp_path / "c.yaml", "task: hello\ndata: {pairs: [" + ", ".join(["[a, b]"] * 80_000) + "]}\n")
     assert config.stat().st_size < 1 << 20  # under the byte limit: the count of values stops it
@@ -298,6 +300,7 @@ def test_a_checkpoint_with_lexicon_ids_out_of_range_is_refused_at_load(tmp_path,
     ("model.hidden_size: {low: 1, high: 1000}\nmodel.embedding_dim: {low: 1, high: 1000}\n"
      "train.batch_size: {low: 1, high: 1000}\n", "model.hidden_size"),  # 10^9 points together
 ], ids=["int-4e9", "float-step-1e-12", "float-inf-points", "product"])
+@pytest.mark.slow
 def test_a_grid_too_large_to_search_is_one_line_naming_the_parameter(tmp_path, space, key):
     write(tmp_path / "hello.yaml", TINY_HELLO)
     write(tmp_path / "space.yaml", space)

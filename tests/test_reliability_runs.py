@@ -174,6 +174,7 @@ def test_after_resume_best_pt_holds_the_model_summary_json_names(ctrl_c_twice_in
     assert load_checkpoint(run / "checkpoints" / "best.pt")["progress"]["step"] == summary["best"]["step"]
 
 
+@pytest.mark.slow
 def test_sigterm_while_data_loads_says_interrupted_and_leaves_no_run(tmp_path):
     run, lexicon = tmp_path / "run", tmp_path / "lexicon.tsv"
     write(lexicon, "".join(f"w{i}\tNOUN VERB\n" for i in range(200_000)))  # seconds of reading
@@ -211,6 +212,7 @@ def assert_one_line(proc: subprocess.CompletedProcess, *fragments: str) -> None:
     assert last.startswith("error: ") and all(f in last for f in fragments), last
 
 
+@pytest.mark.slow
 def test_ctrl_c_just_after_a_tune_trial_starts_says_interrupted(tune_dir):
     trial0 = tune_dir / "runs" / "hello-tune" / "default" / "trial-0"
     proc = popen("tune", "hello.yaml", "--space", "space.yaml", "--trials", "1", "-o", "train.epochs=200", cwd=tune_dir)
@@ -220,6 +222,7 @@ def test_ctrl_c_just_after_a_tune_trial_starts_says_interrupted(tune_dir):
     assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith("interrupted in trial 0"), err
 
 
+@pytest.mark.slow
 def test_tune_with_a_read_only_database_is_one_line(tune_dir):
     assert tune(tune_dir, "--trials", "1").returncode == 0
     database = tune_dir / "runs" / "hello-tune" / "default" / "study.db"
@@ -227,6 +230,7 @@ def test_tune_with_a_read_only_database_is_one_line(tune_dir):
     assert_one_line(tune(tune_dir, "--trials", "3", "--storage", read_only), "cannot be written", "readonly")
 
 
+@pytest.mark.slow
 def test_tune_on_a_disk_that_fills_mid_study_is_one_line(tune_dir):
     assert tune(tune_dir, "--trials", "1").returncode == 0
     size = (tune_dir / "runs" / "hello-tune" / "default" / "study.db").stat().st_size
@@ -238,6 +242,7 @@ def test_tune_on_a_disk_that_fills_mid_study_is_one_line(tune_dir):
     assert_one_line(tune(tune_dir, "--trials", "200", preexec_fn=full_soon), "study.db", "cannot be written")
 
 
+@pytest.mark.slow
 def test_tune_where_the_study_directory_cannot_be_made_is_one_line(tune_dir):
     write(tune_dir / "runs", "a file where the runs folder would go")  # as a read-only folder, for root too
     assert_one_line(tune(tune_dir, "--trials", "1"), "cannot create the study directory")

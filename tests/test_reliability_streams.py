@@ -57,6 +57,7 @@ def tang_run(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("command", [["predict", "{run}", "hello"], ["info", "{run}"], ["config", "hello"]],
                          ids=["predict", "info (a rich table)", "config"])
+@pytest.mark.slow
 def test_results_to_a_full_disk_are_one_error_line(hello_run, command):
     with open("/dev/full", "w") as full:
         result = run_with(*[a.format(run=hello_run) for a in command], stdout=full)
@@ -65,17 +66,20 @@ def test_results_to_a_full_disk_are_one_error_line(hello_run, command):
 
 @pytest.mark.parametrize("command", [["predict", "{run}", "hello"], ["info", "{run}", "--json"]],
                          ids=["predict", "info --json"])
+@pytest.mark.slow
 def test_results_to_a_closed_stdout_are_one_error_line_not_silently_lost(hello_run, command):
     result = run_with(*[a.format(run=hello_run) for a in command], close=(1,))
     assert_user_error(result, "stdout is closed")
 
 
+@pytest.mark.slow
 def test_results_to_a_stdout_open_only_for_reading_are_one_error_line(hello_run):
     with open(os.devnull, "rb") as read_only:
         result = run_with("predict", hello_run, "hello", stdout=read_only)
     assert_user_error(result, "stdout", "Bad file descriptor")
 
 
+@pytest.mark.slow
 def test_a_reader_that_left_ends_the_command_quietly_as_unix_tools_do(hello_run):
     read_end, write_end = os.pipe()
     os.close(read_end)  # `| head -1` after head has exited: every write meets EPIPE
@@ -88,16 +92,19 @@ def test_a_reader_that_left_ends_the_command_quietly_as_unix_tools_do(hello_run)
 
 # ---------------------------------------------------------------- standard input and pipes
 
+@pytest.mark.slow
 def test_input_from_a_closed_stdin_is_one_error_line(hello_run):
     assert_user_error(run_with("predict", hello_run, "--input", "-", close=(0,)), "<stdin>", "closed")
 
 
+@pytest.mark.slow
 def test_input_from_a_stdin_open_only_for_writing_is_one_error_line(hello_run, tmp_path):
     with open(tmp_path / "out", "wb") as write_only:
         result = run_with("predict", hello_run, "--input", "-", stdin=write_only)
     assert_user_error(result, "<stdin>: cannot read", "Bad file descriptor")
 
 
+@pytest.mark.slow
 def test_input_from_process_substitution_is_read(hello_run):
     read_end, write_end = os.pipe()  # what bash's <(printf ...) hands over: /dev/fd/N, a pipe
     os.write(write_end, b"hello\nhello\n")
@@ -139,6 +146,7 @@ def test_a_pipe_longer_than_the_cap_is_refused_as_stdin_is():
 
 # ---------------------------------------------------------------- the command line's own text
 
+@pytest.mark.slow
 def test_an_argument_that_is_not_utf8_is_refused_not_echoed_raw(tokenizer_run):
     result = run_with("predict", tokenizer_run, b"caf\xe9 ok", "--output-format", "json")
     assert_user_error(result, "argument 3 is not UTF-8", "0xe9")
@@ -178,6 +186,7 @@ def test_a_tokenizer_writes_conllu_for_output_format_conllu(tokenizer_run):
     assert "# text = The dog ran." in result.out.splitlines()
 
 
+@pytest.mark.slow
 def test_a_file_opened_after_start_never_takes_a_closed_standard_descriptors_number(tmp_path):
     # else whatever a library writes to "stdout" would land in that file (a checkpoint being written)
     script = ("import sys; from seqtrain.core.output import reserve_standard_descriptors; "

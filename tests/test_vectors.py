@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from seqtrain.core.errors import UserError
 from seqtrain.data.vector_files import read_vectors
 from seqtrain.inference import load_model
 from seqtrain.tasks.pos.conll import Sentence, read_tagged
@@ -81,6 +80,7 @@ def test_a_value_that_is_not_a_number_names_the_file_and_line(tmp_path):
     assert_user_error(train_with(tmp_path, path), f"{path}:3", "'x'")
 
 
+@pytest.mark.slow
 def test_a_header_claiming_two_billion_words_is_one_line_not_a_memory_error(tmp_path):
     text = write(tmp_path / "huge.vec", "2000000000 3\nthe 1 2 3\n")
     binary = tmp_path / "huge.bin"
