@@ -14,25 +14,15 @@ import time
 from pathlib import Path
 
 import torch
-from common import REPO, bench_args, bench_parser, compared, emit
+from common import REPO, compared, emit, tagger_arguments
 
 from seqtrain.core.paths import data_root, resolve_paths
 from seqtrain.inference import load_model
 
 
 def arguments():
-    parser = bench_parser(default_steps=100, description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="", help="default: configs/ner-en-uner.yaml if the corpus is "
-                                                      "under $SEQTRAIN_DATA, else configs/ner-toy.yaml")
-    parser.add_argument("--sentences", type=int, default=0, help="train on the first N sentences only (0: all)")
-    args = bench_args(parser)
-    if not args.config:
-        uner = data_root() / "uner-en-ewt" / "en_ewt-ud-train.iob2"
-        args.config = "configs/ner-en-uner.yaml" if os.environ.get("SEQTRAIN_DATA") and uner.is_file() \
-            else "configs/ner-toy.yaml"
-    if args.sentences:
-        args.overrides.append(f"data.max_train={args.sentences}")
-    return args
+    return tagger_arguments(__doc__.splitlines()[0], "uner-en-ewt/en_ewt-ud-train.iob2", "configs/ner-en-uner.yaml",
+                            "configs/ner-toy.yaml")
 
 
 def predict_speed(checkpoint: Path, batch_size: int) -> float:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import REPO, WARMUP, bench_args, bench_parser, compared, config, emit
+from common import REPO, WARMUP, compared, config, emit, tagger_arguments
 
 from seqtrain.inference import load_model
 from seqtrain.core.paths import data_root, resolve_paths
@@ -24,19 +24,9 @@ from seqtrain.tasks.pos.task import PosTask
 
 
 def arguments():
-    parser = bench_parser(default_steps=100, description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="", help="default: configs/pos-en-ewt.yaml if the corpus is "
-                                                      "under $SEQTRAIN_DATA, else configs/pos-toy.yaml")
-    parser.add_argument("--sentences", type=int, default=0, help="train on the first N sentences only (0: all)")
-    parser.add_argument("--classic-seconds", type=float, default=20, help="time for the one-sentence loop")
-    args = bench_args(parser)
-    if not args.config:
-        ewt = data_root() / "ud-en-ewt" / "en_ewt-ud-train.conllu"
-        args.config = "configs/pos-en-ewt.yaml" if os.environ.get("SEQTRAIN_DATA") and ewt.is_file() \
-            else "configs/pos-toy.yaml"
-    if args.sentences:
-        args.overrides.append(f"data.max_train={args.sentences}")
-    return args
+    return tagger_arguments(__doc__.splitlines()[0], "ud-en-ewt/en_ewt-ud-train.conllu", "configs/pos-en-ewt.yaml",
+                            "configs/pos-toy.yaml", extra=lambda parser: parser.add_argument(
+                                "--classic-seconds", type=float, default=20, help="time for the one-sentence loop"))
 
 
 def classic_loop(args, seconds: float) -> float:

@@ -199,6 +199,23 @@ def bench_args(parser):
 
 # ---------------------------------------------------------------- memory, cold starts, output
 
+def tagger_arguments(description: str, corpus: str, full: str, toy: str, extra=None):
+    """Arguments of a tagger benchmark: --config (default FULL if CORPUS is under $SEQTRAIN_DATA, else
+    TOY), --sentences (the first N training sentences), and what EXTRA adds to the parser."""
+    parser = bench_parser(default_steps=100, description=description)
+    parser.add_argument("--config", default="", help=f"default: {full} if the corpus is under $SEQTRAIN_DATA, "
+                                                     f"else {toy}")
+    parser.add_argument("--sentences", type=int, default=0, help="train on the first N sentences only (0: all)")
+    if extra is not None:
+        extra(parser)
+    args = bench_args(parser)
+    if not args.config:
+        args.config = full if os.environ.get("SEQTRAIN_DATA") and (data_root() / corpus).is_file() else toy
+    if args.sentences:
+        args.overrides.append(f"data.max_train={args.sentences}")
+    return args
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
