@@ -10,11 +10,10 @@ Without the corpus it runs on the toy sample (configs/ner-toy.yaml): the numbers
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import torch
-from common import REPO, compared, emit, tagger_arguments
+from common import REPO, compared, emit, tagger_arguments, tagging_speed
 
 from seqtrain.core.paths import data_root, resolve_paths
 from seqtrain.inference import load_model
@@ -29,12 +28,7 @@ def predict_speed(checkpoint: Path, batch_size: int) -> float:
     """Tokens/s of tagging the dev sentences (repeated to 20k tokens at least) in length-sorted batches."""
     task, model, _ = load_model(checkpoint, "cpu")
     sentences = list(task.read_file(task.cfg, resolve_paths(task.cfg.data, data_root(), "data")["dev"]))
-    while sum(len(s.words) for s in sentences) < 20_000:  # the toy sample: repeat it
-        sentences = sentences * 2
-    task.tag(model, sentences[:batch_size], batch_size)  # warm-up
-    started = time.perf_counter()
-    task.tag(model, sentences, batch_size)
-    return sum(len(s.words) for s in sentences) / (time.perf_counter() - started)
+    return tagging_speed(task, model, sentences, batch_size)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import REPO, WARMUP, compared, config, emit, tagger_arguments
+from common import REPO, WARMUP, compared, config, emit, tagger_arguments, tagging_speed
 
 from seqtrain.inference import load_model
 from seqtrain.core.paths import data_root, resolve_paths
@@ -57,12 +57,7 @@ def predict_speed(checkpoint: Path, args, batch_size: int) -> float:
     task, model, _ = load_model(checkpoint, args.device)
     paths = resolve_paths(task.cfg.data, data_root(), "data")
     sentences = read_tagged(paths.get("dev", paths["train"]), task.cfg.data.format, task.cfg.data.tag_column)
-    while sum(len(s.words) for s in sentences) < 20_000:  # the toy sample: repeat it
-        sentences = sentences * 2
-    task.tag(model, sentences[:batch_size], batch_size)  # warm-up
-    started = time.perf_counter()
-    task.tag(model, sentences, batch_size)
-    return sum(len(s.words) for s in sentences) / (time.perf_counter() - started)
+    return tagging_speed(task, model, sentences, batch_size)
 
 
 def main() -> None:

@@ -216,6 +216,17 @@ def tagger_arguments(description: str, corpus: str, full: str, toy: str, extra=N
     return args
 
 
+def tagging_speed(task, model, sentences: list, batch_size: int) -> float:
+    """Tokens/s of a tagger's `task.tag` over SENTENCES in length-sorted batches (repeated to 20k tokens
+    at least: the toy samples are small), after a warm-up batch."""
+    while sum(len(s.words) for s in sentences) < 20_000:
+        sentences = sentences * 2
+    task.tag(model, sentences[:batch_size], batch_size)
+    started = time.perf_counter()
+    task.tag(model, sentences, batch_size)
+    return sum(len(s.words) for s in sentences) / (time.perf_counter() - started)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
