@@ -111,8 +111,8 @@ def prepare(cfg: Config, options: RunOptions, run_dir: Path, device: torch.devic
         if ckpt is not None:
             state.restore(ckpt, world)
         else:
-            if world.is_main:
-                write_file(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
+            world.on_main(write_file, run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False,
+                                                                              allow_unicode=True))
             if world.rank:  # DDP copies rank 0's weights; dropout should differ between processes
                 world.seed(cfg.seed)
     return Trainer(cfg, state, splits, run_dir, device, world, monitor, options)
@@ -261,11 +261,7 @@ class Trainer:
         elapsed = time.perf_counter() - self.started
         p.last_metrics = {"step": p.step, "elapsed": elapsed, **metrics}
         with self.world.all_or_none():  # a full disk on the main process stops them all
-            if self.world.is_main:
-                self.log.write(p, metrics, train_loss, elapsed, self.state.lr.lr)
-                with self.state.averaged():
-                    report = self.task.epoch_report(self.state.model)
-                self.display.evaluation(p.epoch, p.step, metrics, self.best.monitor, improved, report)
+            self.world.on_main(report_evaluation, self, metrics, train_loss, elapsed, improved)
         self.call("on_evaluation", metrics, improved)
         with self.signal.deferred():  # best.pt first: a kill between the two leaves an older last.pt,
             if improved:              # whose resume finds this best again; never a best.pt older
@@ -279,6 +275,17 @@ class Trainer:
             self.checkpoints.save(name, self.state)
         self.call("on_save", name)
 
+
+
+def report_evaluation(trainer: Trainer, metrics: dict, train_loss: float | None, elapsed: float,
+                      improved: bool) -> None:
+    """An evaluation recorded where people and tools read it: a line of metrics.jsonl, and on screen
+    the metrics with the task's own line (hello's predictions, a tagged sentence)."""
+    t, p = trainer, trainer.state.progress
+    t.log.write(p, metrics, train_loss, elapsed, t.state.lr.lr)
+    with t.state.averaged():
+        report = t.task.epoch_report(t.state.model)
+    t.display.evaluation(p.epoch, p.step, metrics, t.best.monitor, improved, report)
 
 
 def autocast_for(precision: str, device: torch.device, note):
