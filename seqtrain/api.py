@@ -122,7 +122,7 @@ class Model:
         from seqtrain.inference import evaluate_checkpoint, evaluate_raw
 
         run = evaluate_raw if raw else evaluate_checkpoint
-        return run(self.path, path, device=self.device, batch_size=batch_size)
+        return run(self.path, path, batch_size=batch_size, loaded=(self.task, self.model))
 
     def predict(self, inputs: Sequence[str], batch_size: int = 64) -> list[dict]:
         """The records `seqtrain predict --output-format json` prints."""

@@ -55,10 +55,11 @@ def model_from_checkpoint(ckpt: dict, path: str | Path) -> tuple[Task, torch.nn.
 
 
 def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, *, data_dir=None,
-                        device: str = "cpu", batch_size: int = 64) -> dict:
+                        device: str = "cpu", batch_size: int = 64, loaded: tuple | None = None) -> dict:
     """Metrics (and the task's detail tables) of a checkpoint on DATA, or on its config's dev split.
-    DATA is found as train finds data files: as given, under the data root, or among the samples."""
-    task, model, _ = load_model(checkpoint, check_device(device, "--device"))
+    DATA is found as train finds data files: as given, under the data root, or among the samples.
+    `loaded`: the checkpoint's (task, model), already loaded (the Python API's models)."""
+    task, model = loaded or load_model(checkpoint, check_device(device, "--device"))[:2]
     root = data_root(data_dir)
     if data is not None:
         examples = task.read_examples(resolve_data_path(str(data), root, "DATA", as_given=True))
@@ -74,14 +75,14 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, 
 
 
 def evaluate_raw(checkpoint: str | Path, data: str | Path | None = None, *, data_dir=None, device: str = "cpu",
-                 batch_size: int = 64) -> dict:
+                 batch_size: int = 64, loaded: tuple | None = None) -> dict:
     """What `seqtrain evaluate CHECKPOINT [FILE.conllu] --raw` does: the text alone (the `# text`
     lines, in their paragraphs) of FILE, or of the config's dev split, goes through the whole
     pipeline, and the result is scored against the gold tokens, sentences, words and tags with the
     CoNLL 2018 shared task's alignment."""
-    task, model, ckpt = load_model(checkpoint, check_device(device, "--device"))
+    task, model = loaded or load_model(checkpoint, check_device(device, "--device"))[:2]
     if not isinstance(task, ReadsRawText):
-        raise UserError(f"{checkpoint}: a {ckpt['task']} model does not read raw text; --raw needs a tagger or a tokenizer")
+        raise UserError(f"{checkpoint}: a {task.cfg.task} model does not read raw text; --raw needs a tagger or a tokenizer")
     root = data_root(data_dir)
     if data is None:
         gold = task.gold_dev_paragraphs(resolve_paths(task.cfg.data, root, "data"))
