@@ -170,3 +170,9 @@ def test_a_bad_training_file_is_one_line(tmp_path, content, fragments):
 def test_conllu_output_of_raw_text_without_a_tokenizer_is_one_line(toy):
     assert_user_error(cli("predict", toy, "Ada went home", "--output-format", "conllu"),
                       "--output-format conllu", "no tokenizer")
+
+
+def test_an_entity_tagger_starts_from_a_trained_entity_tagger(toy, tmp_path):
+    done = cli("train", REPO / "configs" / "ner-toy.yaml", "--run-dir", tmp_path / "run", "--quiet",
+               "-o", "train.max_steps=2", "-o", "train.threads=1", "-o", f"model.init_from={toy}")
+    assert done.code == 0, done.err

@@ -123,7 +123,7 @@ class PosTask(TagsText, Task):
         lexicon = build_lexicon(cfg, paths)  # first: a lexicon package not installed stops before any reading
         check_aux_tags(d)
         start = cfg.model.init_from
-        pretrained = starting_point(start, "pos", "a tagger", asdict(cfg.model)) if start else None
+        pretrained = starting_point(start, cfg.task, "a tagger", asdict(cfg.model)) if start else None
         train, dev = cls.read_sentences(cfg, paths)
         encoding, initial, table_rows = encoded_words(cfg, train, paths, workdir, lexicon, pretrained)
         shown = next((s.words for s in dev if 4 <= len(s.words) <= 12), dev[0].words if dev else [])
