@@ -155,3 +155,38 @@ def test_an_untrained_tagger_writes_only_valid_sequences(scheme, crf):
         decoded = model.decode(scores, mask_of(lengths, words.shape[1])).tolist()
     for ids, n in zip(decoded, lengths.tolist()):
         assert valid([tags[i] for i in ids[:n]], "bioes" if scheme == "bioes" else "iob2"), [tags[i] for i in ids[:n]]
+
+
+# ---------------------------------------------------------------- training sequences of several sentences
+
+TWO_DOCUMENTS = ("# newdoc id = a\n1\tAda\tB-PER\t-\t-\n2\tsang\tO\t-\t-\n\n1\tTom\tB-PER\t-\t-\n2\twept\tO\t-\t-\n\n"
+                 "1\tRome\tB-LOC\t-\t-\n\n# newdoc id = b\n1\tIBM\tB-ORG\t-\t-\n\n1\tOslo\tB-LOC\t-\t-\n\n")
+
+
+def training_sentences(tmp_path, join: float, seed: int = 0):
+    from seqtrain.core.config import config_from_dict
+    from seqtrain.tasks.entities.task import EntitiesTask
+
+    train = write(tmp_path, "train.iob2", TWO_DOCUMENTS)
+    cfg = config_from_dict({"task": "entities", "seed": seed, "data": {"train": str(train), "dev": str(train),
+                                                                      "join_sentences": join}},
+                           {"entities": EntitiesTask})
+    return EntitiesTask.read_sentences(cfg, {"train": train, "dev": train})
+
+
+def test_joined_training_sentences_stay_within_their_document_and_keep_every_tag(tmp_path):
+    train, dev = training_sentences(tmp_path, join=0.95)
+    assert [s.words for s in train] == [["Ada", "sang", "Tom", "wept", "Rome"], ["IBM", "Oslo"]]
+    assert train[0].tags == ["S-PER", "O", "S-PER", "O", "S-LOC"]
+    assert len(dev) == 5  # dev sentences are scored one at a time, as written
+
+
+def test_without_join_sentences_each_sentence_is_its_own_sequence(tmp_path):
+    train, _ = training_sentences(tmp_path, join=0.0)
+    assert [s.words for s in train] == [["Ada", "sang"], ["Tom", "wept"], ["Rome"], ["IBM"], ["Oslo"]]
+
+
+def test_the_same_seed_joins_the_same_sentences(tmp_path):
+    runs = [[s.words for s in training_sentences(tmp_path, join=0.5, seed=seed)[0]] for seed in (3, 3, 4, 5, 6)]
+    assert runs[0] == runs[1]
+    assert any(r != runs[0] for r in runs[2:])  # and the seed decides which

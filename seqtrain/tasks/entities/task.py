@@ -6,8 +6,10 @@ output is a valid sequence, scored as conlleval scores entities, written in the 
 from __future__ import annotations
 
 import copy
+import random
 import sys
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Literal
 
 from seqtrain.core.errors import UserError
@@ -36,6 +38,10 @@ class DataConfig(pos.DataConfig):
                                                                "(auto: guessed from each file)")
     train_scheme: Literal["bioes", "bio"] = opt("bioes", "the scheme the tagger learns and decodes in; "
                                                          "output is written in the scheme the input had")
+    join_sentences: float = opt(0.0, "training: the chance that a sentence is read joined to the one before it "
+                                     "in its document (so runs of several form), for a tagger that also reads "
+                                     "sequences of several sentences, as raw text gives it where the tokenizer "
+                                     "misses a sentence end (0: one sentence a sequence)", min=0, max=0.95)
 
 
 @dataclass
@@ -51,8 +57,14 @@ class EntitiesConfig(pos.PosConfig):
 
 
 class SchemeSentences(list):
-    """Sentences in the training scheme, and the scheme their file was written in."""
+    """Sentences in the training scheme, the scheme their file was written in, and the document
+    each sentence belongs to (numbered in file order)."""
     scheme: str = "iob2"
+    documents: list[int] = []
+
+    def subset(self, indices) -> "SchemeSentences":
+        indices = list(indices)
+        return scheme_list([self[i] for i in indices], self.scheme, [self.documents[i] for i in indices])
 
 
 class EntitiesTask(FindsEntities, pos.PosTask):
@@ -72,9 +84,11 @@ class EntitiesTask(FindsEntities, pos.PosTask):
         train = cls.read_file(cfg, paths["train"], note=True)
         dev = cls.read_file(cfg, paths["dev"]) if "dev" in paths else None
         if dev is None:
-            split_train, split_dev = seeded_split(list(train), d.dev_fraction, d.split_seed)
-            train, dev = scheme_list(split_train, train.scheme), scheme_list(split_dev, train.scheme)
-        return (scheme_list(train[:d.max_train], train.scheme) if d.max_train else train), dev
+            kept, held = seeded_split(range(len(train)), d.dev_fraction, d.split_seed)
+            train, dev = train.subset(kept), train.subset(held)
+        if d.max_train:
+            train = train.subset(range(min(d.max_train, len(train))))
+        return join_neighbours(train, d.join_sentences, cfg.seed), dev
 
     @classmethod
     def read_file(cls, cfg: EntitiesConfig, path, note: bool = False) -> SchemeSentences:
@@ -86,7 +100,7 @@ class EntitiesTask(FindsEntities, pos.PosTask):
         scheme = "bioes" if d.train_scheme == "bioes" else "iob2"
         for sentence in read.sentences:
             sentence.tags = convert(sentence.tags, scheme)
-        return scheme_list(read.sentences, read.scheme)
+        return scheme_list(read.sentences, read.scheme, list(accumulate(int(s) for s in read.starts_document)))
 
     def encode(self, train: list[Sentence], dev: list[Sentence]) -> Splits:
         self.input_scheme = getattr(train, "scheme", self.input_scheme)
@@ -183,7 +197,28 @@ class EntitiesTask(FindsEntities, pos.PosTask):
         return predict_text(self, model, inputs, options)
 
 
-def scheme_list(sentences: list, scheme: str) -> SchemeSentences:
+def scheme_list(sentences: list, scheme: str, documents: list[int] | None = None) -> SchemeSentences:
     out = SchemeSentences(sentences)
-    out.scheme = scheme
+    out.scheme, out.documents = scheme, documents if documents is not None else [0] * len(sentences)
     return out
+
+
+def join_neighbours(sentences: SchemeSentences, chance: float, seed: int) -> SchemeSentences:
+    """The training sentences with each one joined, with `chance`, to the sentence before it when both
+    are of one document (data.join_sentences). A tagger trained on single sentences only reads two
+    sentences given as one sequence worse (UNER English dev, gold words: F1 74.5 one sentence a
+    sequence, 71.0 two at a time), and raw text gives it such sequences wherever the tokenizer misses
+    a sentence end. Seeded by the config's seed: the same config joins the same sentences (an exact
+    resume reads them again). Dev sentences are never joined."""
+    if not chance:
+        return sentences
+    draw, out, documents = random.Random(seed), [], []
+    for sentence, document in zip(sentences, sentences.documents):
+        if out and documents[-1] == document and draw.random() < chance:
+            last = out[-1]
+            out[-1] = Sentence(last.words + sentence.words, last.tags + sentence.tags,
+                               last.token_lines + sentence.token_lines)
+        else:
+            out.append(sentence)
+            documents.append(document)
+    return scheme_list(out, sentences.scheme, documents)
