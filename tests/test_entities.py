@@ -190,3 +190,13 @@ def test_the_same_seed_joins_the_same_sentences(tmp_path):
     runs = [[s.words for s in training_sentences(tmp_path, join=0.5, seed=seed)[0]] for seed in (3, 3, 4, 5, 6)]
     assert runs[0] == runs[1]
     assert any(r != runs[0] for r in runs[2:])  # and the seed decides which
+
+
+def test_raw_text_evaluation_reads_each_text_line_as_a_paragraph_as_predict_reads_a_file(tmp_path):
+    from seqtrain.tasks.entities.raw import gold_paragraphs
+
+    path = write(tmp_path, "doc.iob2", "# newdoc id = a\n# text = Ada sang.\n1\tAda\tB-PER\t-\t-\n2\tsang\tO\t-\t-\n"
+                                       "3\t.\tO\t-\t-\n\n# text = Tom wept\n1\tTom\tB-PER\t-\t-\n2\twept\tO\t-\t-\n\n")
+    paragraphs = gold_paragraphs(read_entities(path), str(path))
+    assert [p.text for p in paragraphs] == ["Ada sang.", "Tom wept"]
+    assert [[t.start for t in s.tokens] for p in paragraphs for s in p.sentences] == [[0, 4, 8], [0, 4]]

@@ -1,6 +1,6 @@
 """`evaluate --raw` for entities: the gold sentences of an entity file as raw text with tokens (its
-`# text` lines, or the tokens joined by spaces where a file has none), and entities scored by their
-character spans, so that the tokenizer's errors count too."""
+`# text` lines, or the tokens joined by spaces where a file has none; a line a paragraph), and
+entities scored by their character spans, so that the tokenizer's errors count too."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from seqtrain.tasks.tokenize.document import Paragraph, Sentence, Token, group_p
 
 
 def gold_paragraphs(read: EntityFile, path: str) -> list[Paragraph]:
-    """The file's documents as paragraphs of text (`# newdoc` starts one; a file without any is one),
-    each word a token placed in the text."""
+    """The file's sentences as raw text, each `# text` line a paragraph of its own, as `predict
+    --input` reads a file (a paragraph a line). Entity files mark documents but no paragraphs: a UNER
+    document read as one paragraph is up to 88 sentences with no line break, which no raw input
+    looks like, and which costs the sentence splitter (and the tagger's context) far more than text
+    with its line breaks does (docs/entities.md)."""
     sentences = []
-    for sentence, text, starts in zip(read.sentences, read.texts, read.starts_document):
+    for sentence, text in zip(read.sentences, read.texts):
         tokens = [Token(w, [w], [t]) for w, t in zip(sentence.words, sentence.tags)]
         line = sentence.token_lines[0] + 1 if sentence.token_lines else 0
-        sentences.append((starts, Sentence(tokens, text, "", line)))
+        sentences.append((True, Sentence(tokens, text, "", line)))
     return group_paragraphs(sentences, path)
 
 
