@@ -202,3 +202,14 @@ def test_overwrite_replaces_a_run_that_kept_its_vectors(table_run, tmp_path):
     done = cli("train", TOY, "--run-dir", run, "--overwrite", "--quiet", "-o", "train.threads=1", "-o", "train.epochs=1",
                "-o", f"data.embeddings.pretrained={vectors}")
     assert done.code == 0, done.err
+
+
+def test_a_checkpoint_whose_table_words_are_out_of_order_is_one_line_not_silent_unks(table_run, tmp_path):
+    run, _ = table_run
+    ckpt = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    words = ckpt["task_state"]["vectors"]["words"].split("\n")
+    words[2], words[3] = words[3], words[2]
+    ckpt["task_state"]["vectors"]["words"] = "\n".join(words)
+    torch.save(ckpt, tmp_path / "swapped.pt")
+    result = cli("predict", str(tmp_path / "swapped.pt"), "The zebra ate .")
+    assert result.code == 2 and "pretrained vectors table" in result.err and "Traceback" not in result.err
