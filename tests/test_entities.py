@@ -200,15 +200,3 @@ def test_raw_text_evaluation_reads_each_text_line_as_a_paragraph_as_predict_read
     paragraphs = gold_paragraphs(read_entities(path), str(path))
     assert [p.text for p in paragraphs] == ["Ada sang.", "Tom wept"]
     assert [[t.start for t in s.tokens] for p in paragraphs for s in p.sentences] == [[0, 4, 8], [0, 4]]
-
-
-def test_the_peoples_daily_corpus_reads_as_entities_with_a_name_in_two_words_one_person(tmp_path):
-    from seqtrain.tasks.entities.readers import pku_1998_entities
-
-    path = write(tmp_path, "199801.txt", "江/nr  泽民/nr  在/p  北京/ns  会见/v  新华社/nt  记者/n  。/w  "
-                                         "李/nr  说/v  １９９８年/t\n")
-    read = pku_1998_entities(path)
-    assert [s.words for s in read.sentences] == [["江", "泽民", "在", "北京", "会见", "新华社", "记者", "。"],
-                                                 ["李", "说", "1998年"]]
-    assert spans(read.sentences[0].tags) == [("PER", 0, 2), ("LOC", 3, 4), ("ORG", 5, 6)]
-    assert spans(read.sentences[1].tags) == [("PER", 0, 1)] and read.starts_document == [True, False]

