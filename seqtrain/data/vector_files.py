@@ -14,6 +14,7 @@ import gzip
 from itertools import chain
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,9 @@ class Vectors:
     words: list[str]
     rows: np.ndarray
 
-    def __post_init__(self):
-        self.key_to_index = {w: i for i, w in enumerate(self.words)}
+    @cached_property
+    def key_to_index(self) -> dict[str, int]:  # only init_matrix looks words up (the table sorts them instead)
+        return {w: i for i, w in enumerate(self.words)}
 
     @property
     def vector_size(self) -> int:

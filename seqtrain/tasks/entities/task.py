@@ -60,7 +60,7 @@ class SchemeSentences(list):
     """Sentences in the training scheme, the scheme their file was written in, and the document
     each sentence belongs to (numbered in file order)."""
     scheme: str = "iob2"
-    documents: list[int] = []
+    documents: list[int]  # set by scheme_list, which makes every SchemeSentences
 
     def subset(self, indices) -> "SchemeSentences":
         indices = list(indices)
