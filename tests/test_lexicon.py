@@ -128,6 +128,9 @@ def test_a_lexicons_compact_state_gives_back_every_entry(tmp_path):
     lexicon = read_lexicon(path)
     again = type(lexicon).from_state(lexicon.state_dict())
     assert again.tags == lexicon.tags and again.entries == lexicon.entries
+    words = ["run", "fast", "Dog", "DOG", "Run", "cat"]  # as typed, in lowercase, and not at all
+    assert [again.bits(w) for w in words] == [lexicon.bits(w) for w in words]
+    assert len(again.bits("run")) == 2
 
 
 def test_a_lexicon_state_of_earlier_versions_still_loads():
