@@ -15,7 +15,6 @@ from typing import Literal
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import Vocab
-from seqtrain.models.tagger import mask_of
 from seqtrain.tasks.base import PredictOptions, Prediction, Splits
 from seqtrain.tasks.capabilities import FindsEntities
 from seqtrain.tasks.entities.metrics import UNSEEN_TYPE, entity_counts, entity_metrics, type_table
@@ -135,10 +134,7 @@ class EntitiesTask(FindsEntities, pos.PosTask):
 
     # ---------------------------------------------------------------- metrics
     def evaluate_batch(self, model, batch) -> dict:
-        scores = model(**{k: v for k, v in batch.items() if k not in ("tags", "aux_tags")})
-        gold, mask = batch["tags"], mask_of(batch["lengths"], scores.shape[1])
-        predicted = model.decode(scores, mask)
-        loss_sum, loss_tokens = model.nll(scores, gold, mask)
+        gold, predicted, mask, loss_sum, loss_tokens = pos.decoded(model, batch)
         names = self.encoding.tags.to_list() + [f"I-{UNSEEN_TYPE}"]
         lengths = batch["lengths"].tolist()
         as_tags = lambda ids: [[names[t] for t in row[:n]] for row, n in zip(ids.tolist(), lengths)]  # noqa: E731

@@ -247,13 +247,16 @@ class PosTask(TagsText, Task):
         return prediction
 
 
+def decoded(model, batch: dict) -> tuple[torch.Tensor, ...]:
+    """(gold, predicted, mask, loss_sum, loss_tokens) of one batch: a tagger's decoded output."""
+    scores = model(**{k: v for k, v in batch.items() if k not in ("tags", "aux_tags")})
+    gold, mask = batch["tags"], mask_of(batch["lengths"], scores.shape[1])
+    return (gold, model.decode(scores, mask), mask, *model.nll(scores, gold, mask))
+
+
 def tagging_counts(model, batch: dict, encoding: Encoding) -> dict:
     """Sums for one batch: tokens and sentences right, known and unknown words, per-tag counts."""
-    inputs = {k: v for k, v in batch.items() if k not in ("tags", "aux_tags")}
-    scores = model(**inputs)
-    gold, mask = batch["tags"], mask_of(batch["lengths"], scores.shape[1])
-    predicted = model.decode(scores, mask)
-    loss_sum, loss_tokens = model.nll(scores, gold, mask)
+    gold, predicted, mask, loss_sum, loss_tokens = decoded(model, batch)
     right = (predicted == gold) & mask
     known = (batch["words"] != encoding.words.unk_id) & mask
     counts = {"loss_sum": loss_sum, "loss_tokens": loss_tokens,
