@@ -224,7 +224,8 @@ def show_config(task: str = typer.Argument(..., help="task name, e.g. hello, sin
 
 @data_app.command("download")
 def data_download(
-    name: str = typer.Argument(..., help="ud-en-ewt, ud-zh-gsdsimp or tang"),
+    # the names of data/download.py's CORPORA, written out: importing it (urllib) would slow every start
+    name: str = typer.Argument(..., help="ud-en-ewt, ud-zh-gsdsimp, uner-en-ewt, uner-zh-gsdsimp, wnut17 or tang"),
     data_dir: Optional[Path] = DataDir,
     allow_unpinned: bool = typer.Option(False, "--allow-unpinned",
                                         help="also fetch files with no pinned sha256 (unverified; their sha256 is printed)"),

@@ -247,3 +247,9 @@ def test_cli_downloads_a_real_corpus_from_a_local_mirror(tmp_path, serve, monkey
     got = tmp_path / "data" / "ud-zh-gsdsimp" / "zh_gsdsimp-ud-dev.conllu"
     assert got.read_bytes() == (root / "ud-zh-gsdsimp" / "zh_gsdsimp-ud-dev.conllu").read_bytes()
     assert "skipped" in result.out  # train/test have no pinned checksum yet
+
+
+def test_download_help_names_every_corpus():
+    result = cli("data", "download", "--help")
+    assert result.code == 0, result.err
+    assert [name for name in CORPORA if name not in result.out] == []
