@@ -20,6 +20,7 @@ from seqtrain.core.vocab import Vocab
 from seqtrain.tasks import TASKS, config_from_dict, load_config
 from seqtrain.tasks.base import PredictOptions, Prediction, Task
 from seqtrain.tasks.capabilities import HasCorpus, ReadsRawText, WritesPoems
+from seqtrain.tasks.init_from import finite_weights
 from seqtrain.training.evaluate import evaluate
 from seqtrain.training.state import MODEL_KEYS
 
@@ -48,7 +49,7 @@ def model_from_checkpoint(ckpt: dict, path: str | Path) -> tuple[Task, torch.nn.
     except (RuntimeError, TypeError, AttributeError) as e:
         raise UserError(f"{path}: the stored weights do not fit the model its config describes "
                         f"({str(e).strip().splitlines()[-1][:120]})") from None
-    if not all(torch.isfinite(v).all() for v in model.state_dict().values() if v.is_floating_point()):
+    if not finite_weights(model.state_dict()):
         raise UserError(f"{path}: the stored weights hold NaN or inf values; this model cannot predict "
                         f"(use a checkpoint from before the training diverged)")
     return task, model

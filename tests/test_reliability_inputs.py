@@ -16,6 +16,7 @@ import torch
 
 from conftest import REPO, TINY_HELLO, assert_user_error, cli, run_cli_limited, trained
 from seqtrain.core.checkpoint import load_checkpoint, save_checkpoint
+from seqtrain.tasks.init_from import finite_weights
 
 TANG_TINY = REPO / "configs" / "tang-tiny.yaml"
 POS_TOY = REPO / "configs" / "pos-toy.yaml"
@@ -259,6 +260,14 @@ def test_a_vocabulary_without_its_entries_is_one_line(hello_run, tmp_path):
     ckpt["task_state"] = {"shown": ["hello"]}  # no "chars"
     save_checkpoint({k: v for k, v in ckpt.items() if k not in ("format", "version")}, tmp_path / "bad.pt")
     assert_user_error(cli("predict", tmp_path / "bad.pt", "hello"), "task_state cannot be read")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_one_nan_or_inf_anywhere_in_the_weights_makes_them_unusable(bad):
+    table = torch.zeros(1000, 50, dtype=torch.float16)  # the shape of a vectors table
+    assert finite_weights({"rows": table, "empty": torch.zeros(0, 4), "ids": torch.arange(3)})
+    table[617, 3] = bad
+    assert not finite_weights({"rows": table, "ids": torch.arange(3)})
 
 
 def test_nan_weights_are_refused_by_predict_and_reported_by_info(hello_run, tmp_path):
