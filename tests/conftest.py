@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import subprocess
 import sys
 import traceback
@@ -14,6 +15,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# A suite started in the background without job control (`pytest &` in a script) inherits an ignored
+# SIGINT, and so does every seqtrain it starts: a Ctrl-C test whose signal comes before the trainer
+# installs its own handler would see it vanish. The Ctrl-C tests need what a terminal gives.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass
