@@ -133,6 +133,16 @@ def test_a_lexicons_compact_state_gives_back_every_entry(tmp_path):
     assert len(again.bits("run")) == 2
 
 
+@pytest.mark.parametrize("bad_id", [-1, 2])
+def test_a_lexicon_state_with_a_tag_id_outside_its_tags_is_refused(bad_id):
+    packed = {"source": "file", "tags": ["NOUN", "VERB"], "words": "run\ndog",
+              "counts": torch.tensor([2, 1], dtype=torch.int32), "ids": torch.tensor([0, 1, bad_id], dtype=torch.int32)}
+    earlier = {"source": "file", "tags": ["NOUN", "VERB"], "entries": {"run": [0, 1], "dog": [bad_id]}}
+    for state in (packed, earlier):
+        with pytest.raises(ValueError, match="outside its 2 tags"):
+            Lexicon.from_state(state)
+
+
 def test_a_lexicon_state_of_earlier_versions_still_loads():
     state = {"source": "file", "tags": ["NOUN", "VERB"], "entries": {"run": [0, 1], "dog": [0]}}
     lexicon = Lexicon.from_state(state)

@@ -114,7 +114,7 @@ class Lexicon:
             return jieba_lexicon(tags=tags, trained_with=str(state["version"]))
         if "entries" in state:  # checkpoints written before the compact form
             entries = {str(w): [int(i) for i in ids] for w, ids in state["entries"].items()}
-            check_ids([i for ids in entries.values() for i in ids], len(tags))
+            check_ids(torch.tensor([i for ids in entries.values() for i in ids], dtype=torch.long), len(tags))
             return cls(tags, entries, FILE)
         words = state["words"].split("\n") if state["words"] else []
         counts, ids = state["counts"], state["ids"]
@@ -123,8 +123,7 @@ class Lexicon:
                 and counts.dim() == ids.dim() == 1 and len(counts) == len(words)
                 and bool((counts >= 0).all()) and int(counts.sum()) == len(ids)):
             raise ValueError("the lexicon's words, counts and ids do not match")
-        if len(ids) and not 0 <= int(ids.min()) <= int(ids.max()) < len(tags):
-            raise ValueError(f"the lexicon's tag ids go outside its {len(tags)} tags")
+        check_ids(ids, len(tags))
         starts = [0] + torch.cumsum(counts, 0).tolist()
         return cls(tags, PackedEntries(words, starts, ids.tolist()), str(state["source"]),
                    str(state.get("version", "")))
@@ -139,13 +138,14 @@ class PackedEntries(Mapping):
         self.index = dict(zip(words, range(len(words))))
         self.starts, self.ids = starts, ids
 
-    def __getitem__(self, word: str) -> list[int]:
-        i = self.index[word]
-        return self.ids[self.starts[i]:self.starts[i + 1]]
-
-    def get(self, word: str, default=None):
+    def get(self, word: str, default=None):  # without a KeyError per miss: most lookups of new text miss
         i = self.index.get(word)
         return default if i is None else self.ids[self.starts[i]:self.starts[i + 1]]
+
+    def __getitem__(self, word: str) -> list[int]:
+        if (found := self.get(word)) is None:
+            raise KeyError(word)
+        return found
 
     def __iter__(self):
         return iter(self.index)
@@ -162,10 +162,10 @@ def checked_tags(tags) -> list[str]:
     return list(tags)
 
 
-def check_ids(ids: list[int], width: int) -> None:
+def check_ids(ids: torch.Tensor, width: int) -> None:
     """ValueError (a damaged checkpoint) for a tag id outside the lexicon's tags: a negative one would
     silently set another column's bit, a large one fail inside torch."""
-    if ids and not 0 <= min(ids) <= max(ids) < width:
+    if len(ids) and not 0 <= int(ids.min()) <= int(ids.max()) < width:
         raise ValueError(f"the lexicon's tag ids go outside its {width} tags")
 
 
