@@ -13,7 +13,7 @@ TEXT = "Yesterday Ada Lovelace moved to Paris with Tom.  Grace Hopper works for 
 
 @pytest.fixture(scope="module")
 def tagger(tmp_path_factory):
-    run = seqtrain.train(REPO / "configs" / "ner-toy.yaml", {"train.threads": 1, "data.tokenizer": "segtok"},
+    run = seqtrain.train(REPO / "configs" / "ner-toy.yaml", {"train.threads": 1},
                          run_dir=tmp_path_factory.mktemp("api-ner") / "run")
     return seqtrain.load(run.run_dir)
 

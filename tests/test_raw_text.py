@@ -78,7 +78,9 @@ def test_data_tokenizer_that_is_missing_or_not_a_tokenizer_is_one_line_naming_th
     assert_user_error(missing, "data.tokenizer", "no such file")
     wrong = cli("train", config, "--run-dir", tmp_path / "b", "-o", f"data.tokenizer={hello_run}", *QUICK)
     assert_user_error(wrong, "data.tokenizer", "not a tokenizer")
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    empty = cli("train", config, "--run-dir", tmp_path / "c", "-o", "data.tokenizer=", *QUICK)
+    assert_user_error(empty, "data.tokenizer: empty", "whitespace")
+    assert not any((tmp_path / name).exists() for name in "abc")
 
 
 def test_evaluate_raw_of_a_model_that_reads_no_raw_text_is_one_line(hello_run):

@@ -22,6 +22,8 @@ def tokenizer_state(spec: str, key: str = "data.tokenizer") -> dict:
     config, vocabularies and weights (from a checkpoint file or a run directory)."""
     if spec in LIBRARY_TOKENIZERS:
         return {"name": spec}
+    if not spec.strip():  # not a path: "" would be the current directory
+        raise UserError(f"{key}: empty (give {', '.join(LIBRARY_TOKENIZERS)}, or a tokenize checkpoint or run directory)")
     path = Path(spec).expanduser()
     if not path.exists():
         raise UserError(f"{key}: {spec}: no such file or run directory (give {', '.join(LIBRARY_TOKENIZERS)}, "
