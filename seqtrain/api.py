@@ -16,6 +16,8 @@ from seqtrain.core.errors import UserError
 from seqtrain.tasks.tang.poems import format_poems
 from seqtrain.tasks.tang.request import PoemRequest, request_from_options  # the request is declared once, there
 
+MAX_BATCH_SIZE = 100_000  # as `seqtrain evaluate --batch-size`
+
 __all__ = ["load", "train", "Model", "Tagger", "Tokenizer", "PoemWriter", "PoemRequest", "Sentence", "Sentences",
            "Token", "Word", "Poem", "RunResult", "request_from_options", "format_poems"]
 
@@ -122,7 +124,7 @@ class Model:
         from seqtrain.inference import evaluate_checkpoint, evaluate_raw
 
         run = evaluate_raw if raw else evaluate_checkpoint
-        return run(self.path, path, batch_size=batch_size, loaded=(self.task, self.model))
+        return run(self.path, path, batch_size=checked_batch_size(batch_size), loaded=(self.task, self.model))
 
     def predict(self, inputs: Sequence[str], batch_size: int = 64) -> list[dict]:
         """The records `seqtrain predict --output-format json` prints."""
@@ -134,7 +136,8 @@ class Model:
     def _prediction(self, inputs: Sequence[str], batch_size: int):
         from seqtrain.tasks.base import PredictOptions
 
-        return self.task.predict(self.model, list(inputs), PredictOptions(output_format="json", batch_size=batch_size))
+        return self.task.predict(self.model, list(inputs),
+                                 PredictOptions(output_format="json", batch_size=checked_batch_size(batch_size)))
 
 
 class _ReadsText(Model):
@@ -148,6 +151,7 @@ class _ReadsText(Model):
         if isinstance(texts, str):
             raise UserError("predict: give a list of texts (or call the model on one text)")
         texts = [t if isinstance(t, str) else " ".join(t) for t in texts]
+        checked_batch_size(batch_size)
         import torch
 
         with torch.no_grad():
@@ -185,6 +189,13 @@ class PoemWriter(Model):
 
         with torch.no_grad():
             return self.task.nats_per_char(self.model, [texts] if isinstance(texts, str) else list(texts))
+
+
+def checked_batch_size(value) -> int:
+    """`batch_size` as the command line bounds it; anything else is a UserError, not a failure inside."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BATCH_SIZE:
+        raise UserError(f"batch_size: {value!r}: give a whole number from 1 to {MAX_BATCH_SIZE:,}")
+    return value
 
 
 def api_sentence(sentence, index: int, task=None, text: str = "") -> Sentence:

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from seqtrain.api import PoemRequest, format_poems, request_from_options
+from seqtrain.api import MAX_BATCH_SIZE, PoemRequest, format_poems, request_from_options
 from seqtrain.core.errors import Interrupted, SaidElsewhere, UserError
 from seqtrain.tasks.options import PredictOptions
 from seqtrain.ui.options import with_options
@@ -109,7 +109,7 @@ def evaluate(
     raw: bool = typer.Option(False, "--raw", help="read only the text (# text lines) of DATA or of the dev split, run "
                              "the whole pipeline (tokenizer, tagger) and score it as the CoNLL 2018 shared task does"),
     json_out: bool = typer.Option(False, "--json", help="print JSON for machines"),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, max=100_000),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, max=MAX_BATCH_SIZE),
     data_dir: Optional[Path] = DataDir,
     device: Optional[str] = Device,
 ):

@@ -88,3 +88,12 @@ def test_train_refuses_a_bad_override_as_the_command_line_does(tmp_path):
     with pytest.raises(seqtrain.UserError, match="train.epochs"):
         seqtrain.train(REPO / "configs" / "pos-toy.yaml", {"train.epochs": "two"}, run_dir=tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "64", 10**6])
+def test_a_batch_size_that_is_not_a_whole_number_from_1_is_a_user_error(tagger_run, batch_size):
+    tagger = seqtrain.load(tagger_run.run_dir)
+    for call in (lambda: tagger.predict(["The dog ate."], batch_size=batch_size),
+                 lambda: tagger.evaluate(batch_size=batch_size)):
+        with pytest.raises(seqtrain.UserError, match="batch_size"):
+            call()
