@@ -15,7 +15,7 @@ import typer
 
 from seqtrain.api import MAX_BATCH_SIZE, PoemRequest, format_poems, request_from_options
 from seqtrain.core.errors import Interrupted, SaidElsewhere, UserError
-from seqtrain.core.interrupts import CTRL_C
+from seqtrain.core.interrupts import DROPPED_CTRL_C
 from seqtrain.tasks.options import PredictOptions
 from seqtrain.ui.options import with_options
 
@@ -249,9 +249,8 @@ def main() -> None:
     # process; at Python's default threshold the cyclic collector scanned them 35 times over, 0.2 s
     # of a cold one-sentence predict. Gathering 50,000 new objects before a collection does it twice.
     gc.set_threshold(50_000)
-    CTRL_C.install()
     try:
-        with results_stdout():
+        with results_stdout(), DROPPED_CTRL_C.watching():
             run_app()
     except SystemExit as e:
         world = sys.modules.get("seqtrain.distributed.world")

@@ -23,6 +23,7 @@ import torch
 from conftest import REPO, TINY_HELLO, assert_user_error, cli, snapshot
 from seqtrain.core.checkpoint import load_checkpoint, save_checkpoint
 from seqtrain.core.errors import UserError
+from seqtrain.core.interrupts import DROPPED_CTRL_C
 from seqtrain.tasks import load_config
 from seqtrain.tasks.hello import HelloTask
 from seqtrain.training.trainer import train
@@ -385,6 +386,17 @@ def test_sigterm_while_data_loads_stops_like_ctrl_c_and_leaves_no_run_directory(
     with pytest.raises(KeyboardInterrupt):
         train(load_config(hello_config), run_dir=tmp_path / "run", quiet=True, task_class=SigtermWhileDataLoads)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_stopped_by_a_signal_leaves_the_next_run_of_the_process_alone(tmp_path, hello_config):
+    with DROPPED_CTRL_C.watching():  # as the command line runs (the Ctrl-C Python drops: test_reliability_runs.py)
+        with pytest.raises(KeyboardInterrupt):
+            train(load_config(hello_config), run_dir=tmp_path / "a", quiet=True, task_class=SigtermWhileDataLoads)
+        try:
+            train(load_config(hello_config), run_dir=tmp_path / "b", quiet=True)
+        except KeyboardInterrupt:  # (escaping, it would end the whole test session)
+            pytest.fail("the second run was stopped by the first run's signal")
+    assert (tmp_path / "b" / "checkpoints" / "last.pt").exists()
 
 
 def test_overwrite_replaces_a_run(hello_config, hello_run):

@@ -18,7 +18,7 @@ import pytest
 
 import seqtrain
 from conftest import REPO, TINY_HELLO, assert_user_error, cli, snapshot
-from seqtrain.core.interrupts import CTRL_C
+from seqtrain.core.interrupts import DROPPED_CTRL_C
 from seqtrain.core.checkpoint import load_checkpoint
 
 
@@ -228,24 +228,19 @@ def test_ctrl_c_just_after_a_tune_trial_starts_says_interrupted(tune_dir):
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the drop itself
 def test_a_ctrl_c_python_dropped_in_a_weakref_callback_stops_the_run_as_training_starts(hello_config, tmp_path):
     """Python prints and drops a KeyboardInterrupt raised inside a weakref callback ("Exception
-    ignored in ..."): the tune run above once trained to the end after such a Ctrl-C. The command
-    line's handler remembers it, and the trainer raises it again before its first step."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    CTRL_C.install()
-    try:
-        class Thing:
-            pass
+    ignored in ..."): the tune run above once trained to the end after such a Ctrl-C. While the
+    command line watches, the dropped one is remembered, and the trainer raises it before its first step."""
+    class Thing:
+        pass
 
+    with DROPPED_CTRL_C.watching():
         thing = Thing()
         ref = weakref.ref(thing, lambda _: signal.raise_signal(signal.SIGINT))
         del thing  # the callback's KeyboardInterrupt is dropped here
-        assert ref() is None and CTRL_C.pending
+        assert ref() is None and DROPPED_CTRL_C.pending
         with pytest.raises(KeyboardInterrupt):
             seqtrain.train(hello_config, run_dir=tmp_path / "run")
-        assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists() and not CTRL_C.pending
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        CTRL_C.pending = False
+        assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists() and not DROPPED_CTRL_C.pending
 
 
 @pytest.mark.slow

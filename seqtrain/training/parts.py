@@ -13,7 +13,7 @@ import torch
 
 from seqtrain.core.checkpoint import save_checkpoint
 from seqtrain.core.errors import Interrupted, UserError
-from seqtrain.core.interrupts import CTRL_C
+from seqtrain.core.interrupts import DROPPED_CTRL_C
 from seqtrain.distributed import world as distributed
 from seqtrain.tasks.base import Task
 from seqtrain.training.run_dir import write_file
@@ -191,7 +191,7 @@ class StopSignal:
 
         previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            CTRL_C.raise_dropped()
+            DROPPED_CTRL_C.raise_dropped()
             yield self
         finally:
             for s, handler in previous.items():

@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 from seqtrain.core.errors import UserError
-from seqtrain.core.interrupts import CTRL_C
 from seqtrain.core.owned import LOCK, check_movable, lock_or_refuse, move_aside, remove_owned_tree
 from seqtrain.training.run_files import MARKER, is_run, not_a_run
 
@@ -160,7 +159,10 @@ def resumed_run(run_dir: Path, world):
 def sigterm_as_ctrl_c():
     """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, while the block runs (the training loop
     installs its own, gentler handler inside)."""
-    previous = signal.signal(signal.SIGTERM, CTRL_C)
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:
