@@ -26,6 +26,7 @@ from seqtrain.core.errors import UserError
 from seqtrain.core.interrupts import DROPPED_CTRL_C
 from seqtrain.tasks import load_config
 from seqtrain.tasks.hello import HelloTask
+from seqtrain.training.run_dir import signals_held
 from seqtrain.training.trainer import train
 
 
@@ -386,6 +387,16 @@ def test_sigterm_while_data_loads_stops_like_ctrl_c_and_leaves_no_run_directory(
     with pytest.raises(KeyboardInterrupt):
         train(load_config(hello_config), run_dir=tmp_path / "run", quiet=True, task_class=SigtermWhileDataLoads)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_ctrl_c_while_a_run_directory_is_claimed_acts_once_the_claim_is_done():
+    # a SIGTERM there once left a claimed directory behind: the claim was made, not yet recorded as made
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            steps.append("claimed")
+    assert steps == ["claimed"]
 
 
 def test_a_run_stopped_by_a_signal_leaves_the_next_run_of_the_process_alone(tmp_path, hello_config):

@@ -191,7 +191,7 @@ class StopSignal:
 
         previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            DROPPED_CTRL_C.raise_dropped()
+            DROPPED_CTRL_C.raise_dropped()  # one pressed before, that Python dropped (core/interrupts.py)
             yield self
         finally:
             for s, handler in previous.items():

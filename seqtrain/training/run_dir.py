@@ -60,7 +60,7 @@ def claim_run_dir(run_dir: Path, overwrite: bool) -> Path | None:
         if not overwrite:
             if not is_run(run_dir):
                 raise UserError(f"{run_dir}: {not_a_run(run_dir)}")
-            if not (run_dir / "checkpoints" / "last.pt").exists() and not (run_dir / "checkpoints" / "last.pt").exists():
+            if not (run_dir / "checkpoints" / "last.pt").exists():
                 raise UserError(f"{run_dir}: holds a run that stopped before its first checkpoint; "
                                 f"use --overwrite to start it again, or another --run-dir")
             raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue it, "
@@ -130,8 +130,9 @@ def new_run(run_dir: Path, overwrite: bool, world):
     try:
         with sigterm_as_ctrl_c():  # until the loop takes over: undo, like Ctrl-C
             with world.all_or_none():  # rank 0 alone claims; a refusal stops every process
-                replaced = claim_run_dir(run_dir, overwrite) if world.is_main else None
-            claimed = world.is_main
+                if world.is_main:
+                    with signals_held():  # a Ctrl-C there acts once `claimed` and `replaced` say what to undo
+                        replaced, claimed = claim_run_dir(run_dir, overwrite), True
             with locked(run_dir, world):
                 yield
     except BaseException:
@@ -153,6 +154,22 @@ def resumed_run(run_dir: Path, world):
             checkpoint_to_resume(run_dir)
         with locked(run_dir, world):
             yield
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Ctrl-C and SIGTERM that come while the block runs act when it has run (KeyboardInterrupt).
+    Python runs signal handlers in the main thread whichever thread the signal reached, so a
+    handler that only notes the signal holds it where a blocked signal mask (one thread's) might not."""
+    came, kept = [], (s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN)
+    previous = {s: signal.signal(s, lambda signum, frame: came.append(signum)) for s in kept}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if came:
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
