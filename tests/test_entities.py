@@ -8,6 +8,7 @@ import torch
 
 from seqtrain.core.errors import UserError
 from seqtrain.models.layers import embedding
+from seqtrain.tasks import config_from_dict
 from seqtrain.models.rnn import Recurrent
 from seqtrain.models.tagger import Tagger, mask_of
 from seqtrain.tasks.entities.metrics import entity_counts, entity_metrics, type_table
@@ -200,3 +201,9 @@ def test_raw_text_evaluation_reads_each_text_line_as_a_paragraph_as_predict_read
     paragraphs = gold_paragraphs(read_entities(path), str(path))
     assert [p.text for p in paragraphs] == ["Ada sang.", "Tom wept"]
     assert [[t.start for t in s.tokens] for p in paragraphs for s in p.sentences] == [[0, 4, 8], [0, 4]]
+
+
+def test_aux_tags_in_an_entities_config_is_refused_when_the_config_is_read():
+    with pytest.raises(UserError, match=r"^data\.aux_tags: entity files have no other columns"):
+        config_from_dict({"task": "entities", "data": {"aux_tags": ["xpos"]}})
+    assert config_from_dict({"task": "entities"}).data.aux_tags == []

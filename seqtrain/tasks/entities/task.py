@@ -33,6 +33,8 @@ class DataConfig(pos.DataConfig):
     format: Literal["auto", "iob2", "conll"] = opt("auto", "file format (auto: .iob2 by name or by an index "
                                                            "column, else conll columns)")
     tag_column: int = opt(0, "column holding the entity tag, counted from 1 (0: the last; .iob2: the third)", min=0)
+    aux_tags: list[Literal["xpos", "feats", "deprel"]] = opt([], "not for entities: entity files hold no other "
+                                                                 "columns to learn (stays empty)")
     tag_scheme: Literal["auto", "iob1", "iob2", "bioes"] = opt("auto", "how the files' tags are written "
                                                                "(auto: guessed from each file)")
     train_scheme: Literal["bioes", "bio"] = opt("bioes", "the scheme the tagger learns and decodes in; "
@@ -42,9 +44,14 @@ class DataConfig(pos.DataConfig):
                                      "sequences of several sentences, as raw text gives it where the tokenizer "
                                      "misses a sentence end (0: one sentence a sequence)", min=0, max=0.95)
 
+    def check(self) -> None:
+        if self.aux_tags:
+            raise UserError("data.aux_tags: entity files have no other columns to learn (leave it empty)")
+
 
 @dataclass
 class ModelConfig(pos.ModelConfig):
+    aux_weight: float = opt(1.0, "not for entities (no data.aux_tags)", min=0)
     decoder: Literal["softmax", "crf"] = opt("crf", "linear-chain CRF (Viterbi), or per-token softmax; "
                                                     "both decode only sequences the scheme allows")
 
@@ -78,8 +85,6 @@ class EntitiesTask(FindsEntities, pos.PosTask):
     @classmethod
     def read_sentences(cls, cfg: EntitiesConfig, paths: dict) -> tuple[SchemeSentences, SchemeSentences]:
         d = cfg.data
-        if d.aux_tags:
-            raise UserError("data.aux_tags: entity files have no other columns to learn (leave it empty)")
         train = cls.read_file(cfg, paths["train"], note=True)
         dev = cls.read_file(cfg, paths["dev"]) if "dev" in paths else None
         if dev is None:
