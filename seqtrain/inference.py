@@ -16,7 +16,7 @@ from seqtrain.core.errors import UserError
 from seqtrain.core.owned import replace_file
 from seqtrain.core.paths import data_root, resolve_data_path, resolve_paths
 from seqtrain.core.textfile import is_pipe, read_lines, read_stdin, read_text, split_lines
-from seqtrain.core.vocab import Vocab
+from seqtrain.core.vocab import stored_vocab_sizes
 from seqtrain.tasks import TASKS, config_from_dict, load_config
 from seqtrain.tasks.base import PredictOptions, Prediction, Task
 from seqtrain.tasks.capabilities import HasCorpus, ReadsRawText, WritesPoems
@@ -190,30 +190,25 @@ def is_states_file(path: Path) -> bool:
         return False
 
 
-def stored_vocab_sizes(state: dict) -> dict[str, int]:
-    """Entries of each vocabulary a task state stores, also one level down (aux_tags.xpos, lexicon.tags)."""
-    sizes = {k: len(Vocab.entries(v)) for k, v in state.items() if Vocab.looks_stored(v)}
-    for key, inner in state.items():
-        if isinstance(inner, dict):
-            sizes.update({f"{key}.{k}": len(Vocab.entries(v)) for k, v in inner.items() if Vocab.looks_stored(v)})
-    return sizes
-
-
 def checkpoint_info(checkpoint: str | Path) -> dict:
     """What a checkpoint holds, as plain data; whether its weights fit its model, and are finite."""
     ckpt = load_checkpoint(checkpoint, require=MODEL_KEYS)
     cfg = config_from_dict(ckpt["config"], source=f"{checkpoint} (stored config)")
-    params = sum(v.numel() for v in ckpt["model"].values())
+    params, frozen = sum(v.numel() for v in ckpt["model"].values()), 0
     vocab = stored_vocab_sizes(ckpt["task_state"])
     try:
-        model_from_checkpoint(ckpt, checkpoint)
-        usable = "yes"
+        task, model = model_from_checkpoint(ckpt, checkpoint)
+        usable, vocab = "yes", task.vocab_sizes()
+        stored = model.state_dict()  # trained parameters, and stored buffers (a frozen vectors table)
+        params = sum(p.numel() for p in model.parameters())
+        frozen = sum(b.numel() for name, b in model.named_buffers() if name in stored)
     except UserError as e:
         usable = f"no: {str(e).removeprefix(f'{checkpoint}: ')}"
     return {"checkpoint": str(checkpoint), "task": ckpt["task"], "format_version": ckpt["version"],
             "seqtrain_version": ckpt.get("seqtrain_version"), "torch_version": ckpt.get("torch_version"),
             "usable for prediction": usable,
             "progress": ckpt["progress"], "metrics": ckpt.get("metrics"), "parameters": params,
+            "frozen_weights": frozen,
             "vocab_sizes": vocab, "model": asdict(cfg.model), "config": cfg.to_dict()}
 
 

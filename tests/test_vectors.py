@@ -193,6 +193,15 @@ def test_evaluate_reports_the_accuracy_on_unknown_words_the_vectors_know(table_r
     assert set(metrics) <= set(TASKS["pos"].goals)  # each has a declared direction (train.monitor, tune)
 
 
+def test_info_counts_the_table_as_frozen_weights_and_only_vocabularies_as_vocabularies(table_run):
+    run, _ = table_run
+    _, model, _ = load_model(run)
+    info = json.loads(cli("info", run, "--json").out)
+    assert info["parameters"] == sum(p.numel() for p in model.parameters())
+    assert info["frozen_weights"] == model.vectors.rows.numel() > 0
+    assert set(info["vocab_sizes"]) == {"words", "chars", "tags", "vectors.words"}  # not the dev sentence shown
+
+
 def test_overwrite_replaces_a_run_that_kept_its_vectors(table_run, tmp_path):
     import shutil
 

@@ -71,3 +71,13 @@ class Vocab:
     @classmethod
     def from_state(cls, state: str | list[str], unk: str | None = UNK) -> "Vocab":
         return cls(cls.entries(state), unk=unk)
+
+
+def stored_vocab_sizes(state: dict) -> dict[str, int]:
+    """Entries of each value of a task state that looks like a stored vocabulary, also one level down
+    (aux_tags.xpos, lexicon.tags)."""
+    sizes = {k: len(Vocab.entries(v)) for k, v in state.items() if Vocab.looks_stored(v)}
+    for key, inner in state.items():
+        if isinstance(inner, dict):
+            sizes.update({f"{key}.{k}": len(Vocab.entries(v)) for k, v in inner.items() if Vocab.looks_stored(v)})
+    return sizes

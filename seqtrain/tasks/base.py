@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from seqtrain.core.errors import UserError
+from seqtrain.core.vocab import stored_vocab_sizes
 from seqtrain.tasks.options import PredictOptions  # noqa: F401 - part of the contract tasks import from here
 
 
@@ -74,6 +75,10 @@ class Task:
     def state_dict(self) -> dict:
         """Plain data (vocabularies, normalisation) that `from_state` rebuilds the task from."""
         raise NotImplementedError
+
+    def vocab_sizes(self) -> dict[str, int]:
+        """Entries of each vocabulary `state_dict` stores (what `seqtrain info` shows)."""
+        return stored_vocab_sizes(self.state_dict())
 
     def read_splits(self, paths: dict[str, Path]) -> Splits:
         """The config's data, encoded with this task's vocabularies (evaluating a checkpoint)."""

@@ -52,7 +52,8 @@ def print_info(info: dict) -> None:
     p = info["progress"]
     rows = {"checkpoint": info["checkpoint"], "task": info["task"], "format version": info["format_version"],
             "written by": f"seqtrain {info['seqtrain_version']}, torch {info['torch_version']}",
-            "parameters": f"{info['parameters']:,}", "epoch / step": f"{p['epoch']} / {p['step']}",
+            "parameters": f"{info['parameters']:,}" + (f" trained, {info['frozen_weights']:,} frozen"
+                                                        if info.get("frozen_weights") else ""), "epoch / step": f"{p['epoch']} / {p['step']}",
             "best": f"{_value(p['best'])} (step {p['best_step']})"}
     rows.update({f"vocab {k}": v for k, v in info["vocab_sizes"].items()})
     rows.update({f"metric {k}": v for k, v in (info["metrics"] or {}).items() if k not in ("step",)})

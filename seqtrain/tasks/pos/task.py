@@ -144,6 +144,9 @@ class PosTask(TagsText, Task):
     def state_dict(self) -> dict:
         return {**self.encoding.state_dict(), "shown": list(self.shown), "tokenizer": self.tokenizer}
 
+    def vocab_sizes(self) -> dict[str, int]:
+        return {k: n for k, n in super().vocab_sizes().items() if k != "shown"}  # a dev sentence's words
+
     def read_splits(self, paths: dict) -> Splits:
         return self.encode(*self.read_sentences(self.cfg, paths))
 
