@@ -18,7 +18,7 @@ from seqtrain.core.config import Config
 from seqtrain.core.device import model_device
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
-from seqtrain.core.vocab import Vocab
+from seqtrain.core.vocab import Vocab, stored_vocab_sizes
 from seqtrain.data.pku_1998 import PKU_1998
 from seqtrain.data.vectors import cached_vectors, init_matrix, run_cache, train_word2vec
 from seqtrain.models.layers import embedding
@@ -145,7 +145,7 @@ class PosTask(TagsText, Task):
         return {**self.encoding.state_dict(), "shown": list(self.shown), "tokenizer": self.tokenizer}
 
     def vocab_sizes(self) -> dict[str, int]:
-        return {k: n for k, n in super().vocab_sizes().items() if k != "shown"}  # a dev sentence's words
+        return stored_vocab_sizes(self.encoding.state_dict())  # not "shown", a dev sentence's words
 
     def read_splits(self, paths: dict) -> Splits:
         return self.encode(*self.read_sentences(self.cfg, paths))
