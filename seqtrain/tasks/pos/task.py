@@ -159,18 +159,10 @@ class PosTask(TagsText, Task):
 
     # ---------------------------------------------------------------- model
     def build_model(self) -> nn.Module:
+        """The tagger the config describes, starting from the vectors, model.init_from's weights and the
+        word dropout chances this task was built with."""
         e, m = self.encoding, self.cfg.model
-        words = embedding(len(e.words), m.word_dim)  # built in this order: the init draws follow it
-        chars = (CharLSTM(len(e.chars), m.char_dim, m.char_hidden) if m.chars == "lstm" else
-                 CharCNN(len(e.chars), m.char_dim, m.char_hidden, m.char_kernel) if m.chars == "cnn" else None)
-        lexicon = lexicon_layer(e.lexicon.width, m.lexicon_dim) if e.lexicon is not None else None
-        table = FrozenTable(len(e.table), e.table.dim, e.table.half) if e.table is not None else None
-        width = (m.word_dim + (chars.output_size if chars is not None else 0)
-                 + (m.lexicon_dim if lexicon is not None else 0) + (table.output_size if table is not None else 0))
-        model = Tagger(words, chars, build_recurrent(m, width), len(e.tags),
-                       input_dropout=m.input_dropout, output_dropout=m.output_dropout,
-                       crf=m.decoder == "crf", unk_id=e.words.unk_id, lexicon=lexicon, vectors=table,
-                       aux_sizes=tuple(len(v) for v in e.aux.values()), aux_weight=m.aux_weight)
+        model = tagger_for(e, m)
         with torch.no_grad():
             if self.vectors is not None:
                 model.words.weight.copy_(self.vectors)
@@ -286,6 +278,21 @@ def tagging_metrics(totals: dict) -> dict:
             **({"unknown_in_vectors_accuracy": ratio(totals["unknown_in_vectors_correct"], totals["unknown_in_vectors"]),
                 "unknown_in_vectors_share": ratio(totals["unknown_in_vectors"], totals["unknown"])}
                if "unknown_in_vectors" in totals else {})}
+
+
+def tagger_for(e: Encoding, m: ModelConfig) -> Tagger:
+    """The network of model config `m` over encoding `e`'s vocabularies, freshly initialised."""
+    words = embedding(len(e.words), m.word_dim)  # built in this order: the init draws follow it
+    chars = (CharLSTM(len(e.chars), m.char_dim, m.char_hidden) if m.chars == "lstm" else
+             CharCNN(len(e.chars), m.char_dim, m.char_hidden, m.char_kernel) if m.chars == "cnn" else None)
+    lexicon = lexicon_layer(e.lexicon.width, m.lexicon_dim) if e.lexicon is not None else None
+    table = FrozenTable(len(e.table), e.table.dim, e.table.half) if e.table is not None else None
+    width = (m.word_dim + (chars.output_size if chars is not None else 0)
+             + (m.lexicon_dim if lexicon is not None else 0) + (table.output_size if table is not None else 0))
+    return Tagger(words, chars, build_recurrent(m, width), len(e.tags),
+                  input_dropout=m.input_dropout, output_dropout=m.output_dropout,
+                  crf=m.decoder == "crf", unk_id=e.words.unk_id, lexicon=lexicon, vectors=table,
+                  aux_sizes=tuple(len(v) for v in e.aux.values()), aux_weight=m.aux_weight)
 
 
 def encoded_words(cfg: PosConfig, train: list[Sentence], paths: dict, workdir: Path | None, lexicon: Lexicon | None,
