@@ -62,3 +62,20 @@ def test_all_states_shapes_and_top_layer_equals_output(impl):
 def test_gru_states_have_no_cell():
     states = Recurrent("gru", 2, 3).all_states(torch.randn(1, 4, 2))
     assert set(states) == {"h"} and states["h"].shape == (1, 1, 1, 4, 3)
+
+
+@pytest.mark.parametrize("cell,nonlinearity", [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_outputs_on_padded_input_equal_the_packed_forward_and_its_gradients(cell, nonlinearity, bidirectional, bias):
+    torch.manual_seed(4)
+    rnn = Recurrent(cell, 5, 7, num_layers=2, bias=bias, bidirectional=bidirectional, nonlinearity=nonlinearity)
+    x, lengths = torch.randn(4, 6, 5), torch.tensor([6, 3, 1, 5])
+    x[1, 3:] = 100.0  # pads that would show if a step read them
+    packed, _ = rnn(x, lengths)
+    padded = rnn.outputs(x, lengths)
+    torch.testing.assert_close(padded, packed, atol=1e-6, rtol=1e-5)
+    weights = torch.randn_like(packed)
+    grads = [torch.autograd.grad((out * weights).sum(), list(rnn.parameters())) for out in (packed, padded)]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)

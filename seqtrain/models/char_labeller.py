@@ -26,7 +26,7 @@ class CharLabeller(nn.Module):
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor | None = None):
         """Label scores [B, T, labels]; given gold labels, the mean loss per character instead."""
-        output, _ = self.rnn(self.inputs(features), lengths)
+        output = self.rnn.outputs(self.inputs(features), lengths)
         scores = self.out(self.output_dropout(output))
         if labels is None:
             return scores

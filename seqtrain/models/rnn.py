@@ -56,6 +56,41 @@ class Recurrent(nn.Module):
         output, final = self.rnn(pack(x, lengths), hx)
         return unpack(output, x.shape[1]), final
 
+    def outputs(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """forward's output alone [B, T, D*H], the same numbers. On the CPU the fused network runs
+        on padded input instead of packed: PyTorch's packed steps are slow there (a bucketed batch of
+        the English tagger's 2-layer BiLSTM trains about 1.2x faster). Pads come after each sequence,
+        so a forward step never reads them; the backward direction reads each sequence reversed within
+        its length, so that its pads come last too."""
+        if self.impl == "loop" or lengths is None or x.is_cuda:
+            return self.forward(x, lengths)[0]
+        steps = x.shape[1]
+        mask = (torch.arange(steps)[None, :] < lengths[:, None])[..., None]
+        if self.directions == 1:
+            return self.rnn(x)[0] * mask
+        order = torch.arange(steps)[None, :].expand(len(lengths), steps)
+        order = torch.where(mask[..., 0], lengths[:, None] - 1 - order, order)[..., None]
+        def reverse(t):  # each sequence reversed within its length; pads stay where they are
+            return t.gather(1, order.expand_as(t))
+        layer_input = x
+        for layer in range(self.num_layers):
+            if layer > 0:
+                layer_input = nn.functional.dropout(layer_input, self.dropout, self.training)
+            forward = self._one_direction(layer_input, layer, "")
+            backward = reverse(self._one_direction(reverse(layer_input), layer, "_reverse"))
+            layer_input = torch.cat([forward, backward], dim=-1) * mask
+        return layer_input
+
+    def _one_direction(self, x: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
+        """One layer, one direction of the fused network, over padded input: the op nn.LSTM/GRU/RNN call."""
+        names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.args["bias"] else ())
+        weights = [getattr(self.rnn, f"{name}_l{layer}{suffix}") for name in names]
+        h0 = x.new_zeros(1, x.shape[0], self.hidden_size)
+        run = {"lstm": torch.lstm, "gru": torch.gru,
+               "rnn": torch.rnn_tanh if self.args["nonlinearity"] == "tanh" else torch.rnn_relu}[self.cell]
+        hx = (h0, h0) if self.cell == "lstm" else h0
+        return run(x, hx, weights, self.args["bias"], 1, 0.0, self.training, False, True)[0]
+
     def all_states(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """h (and c for LSTM) at every step: each [num_layers, directions, B, T, hidden_size].
         Steps past a sequence's length hold zeros."""

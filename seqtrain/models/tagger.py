@@ -89,7 +89,7 @@ class Tagger(nn.Module):
         """Tag scores [B, T, num_tags]; given gold tags, the mean training loss per token instead
         (so that a DistributedDataParallel wrapper sees the loss come out of forward), plus the
         auxiliary outputs' losses given their gold ids [B, T, len(aux_out)]."""
-        output, _ = self.rnn(self.features(words, chars, char_lengths, char_index, lengths, lexicon, vectors), lengths)
+        output = self.rnn.outputs(self.features(words, chars, char_lengths, char_index, lengths, lexicon, vectors), lengths)
         output = self.output_dropout(output)
         scores = self.out(output)
         if tags is None:
