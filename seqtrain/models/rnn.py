@@ -57,7 +57,7 @@ class Recurrent(nn.Module):
         return unpack(output, x.shape[1]), final
 
     def outputs(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """forward's output alone [B, T, D*H], the same numbers. On the CPU the fused network runs
+        """forward's output alone [B, T, D*H], equal up to rounding. On the CPU the fused network runs
         on padded input instead of packed: PyTorch's packed steps are slow there (a bucketed batch of
         the English tagger's 2-layer BiLSTM trains about 1.2x faster). Pads come after each sequence,
         so a forward step never reads them; the backward direction reads each sequence reversed within
