@@ -19,7 +19,6 @@ import torch
 from common import REPO, WARMUP, compared, config, emit, tagger_arguments, tagging_speed
 
 from seqtrain.data.batching import epoch_batches
-
 from seqtrain.inference import load_model
 from seqtrain.core.paths import data_root, resolve_paths
 from seqtrain.tasks.pos.conll import read_tagged
