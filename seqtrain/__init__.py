@@ -9,10 +9,10 @@
 one-line message the command line prints. Importing seqtrain imports no torch.
 """
 
-from seqtrain.api import (Model, Poem, PoemWriter, RunResult, Sentence, Sentences, Span, Tagger, Token, Tokenizer, Word,
-                          load, train)
+from seqtrain.api import (EntitySentence, Model, Poem, PoemWriter, RunResult, Sentence, Sentences, Span, Tagger, Token,
+                          Tokenizer, Word, load, train)
 from seqtrain.core.errors import UserError
 from seqtrain.core.version import __version__
 
-__all__ = ["load", "train", "UserError", "Model", "Tagger", "Tokenizer", "PoemWriter", "Sentence", "Sentences",
-           "Token", "Word", "Span", "Poem", "RunResult", "__version__"]
+__all__ = ["load", "train", "UserError", "Model", "Tagger", "Tokenizer", "PoemWriter", "Sentence", "EntitySentence",
+           "Sentences", "Token", "Word", "Span", "Poem", "RunResult", "__version__"]

@@ -18,8 +18,8 @@ from seqtrain.tasks.tang.request import PoemRequest, request_from_options  # the
 
 MAX_BATCH_SIZE = 100_000  # as `seqtrain evaluate --batch-size`
 
-__all__ = ["load", "train", "Model", "Tagger", "Tokenizer", "PoemWriter", "PoemRequest", "Sentence", "Sentences",
-           "Token", "Word", "Poem", "RunResult", "request_from_options", "format_poems"]
+__all__ = ["load", "train", "Model", "Tagger", "Tokenizer", "PoemWriter", "PoemRequest", "Sentence", "EntitySentence",
+           "Sentences", "Span", "Token", "Word", "Poem", "RunResult", "request_from_options", "format_poems"]
 
 
 # ---------------------------------------------------------------- what models return
@@ -75,6 +75,17 @@ class Sentence:
 
     def __str__(self) -> str:
         return " ".join(f"{w.text}/{w.tag}" if w.tag else w.text for w in self.words)
+
+
+@dataclass
+class EntitySentence(Sentence):
+    """A sentence of an entity tagger: it prints as its text with each entity bracketed and typed,
+    as `seqtrain predict` prints it: `[PER Ada Lovelace] moved to [LOC Paris].`"""
+
+    def __str__(self) -> str:
+        from seqtrain.tasks.entities.output import marked
+
+        return marked(self.text, [(e.type, e.start_char, e.end_char) for e in self.entities], self.start_char)
 
 
 class Sentences(list):
@@ -206,8 +217,9 @@ def api_sentence(sentence, index: int, task=None, text: str = "") -> Sentence:
     tokens = [Token(t.form, t.start, t.end, [Word(w, tag, t.start, t.end)
                                              for w, tag in zip(t.words, t.tags or [None] * len(t.words))])
               for t in sentence.tokens]
-    out = Sentence(sentence.text, tokens, index)
-    if isinstance(task, FindsEntities):
+    finds_entities = isinstance(task, FindsEntities)
+    out = (EntitySentence if finds_entities else Sentence)(sentence.text, tokens, index)
+    if finds_entities:
         words = out.words
         out.entities = [Span(text[words[i].start_char:words[j - 1].end_char], kind, words[i].start_char,
                              words[j - 1].end_char, (i, j)) for kind, i, j in task.entity_spans(out.tags)]

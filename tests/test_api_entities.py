@@ -3,6 +3,8 @@ text with segtok gives each sentence its entities, whose offsets slice the text 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import seqtrain
@@ -45,3 +47,13 @@ def test_pretokenized_texts_give_entities_with_offsets_into_each_text(tagger):
     for sentence in sentences:
         for e in sentence.entities:
             assert texts[sentence.input][e.start_char:e.end_char] == e.text
+
+
+def test_a_sentence_prints_as_its_text_with_each_entity_bracketed_and_typed(tagger):
+    sentences = tagger(TEXT)
+    assert all(isinstance(s, seqtrain.EntitySentence) for s in sentences)
+    for sentence in sentences:
+        printed = str(sentence)
+        assert printed.count("[") == len(sentence.entities)
+        assert all(f"[{e.type} {e.text}]" in printed for e in sentence.entities)
+        assert re.sub(r"\[\w+ ([^\]]*)\]", r"\1", printed) == sentence.text

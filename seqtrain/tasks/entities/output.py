@@ -20,13 +20,14 @@ def bracketed(words: list[str], entities: list) -> str:
     return " ".join(out)
 
 
-def marked(text: str, start: int, end: int, entities: list[dict]) -> str:
-    """text[start:end] with each entity bracketed and typed in place; every other character kept."""
-    out, at = [], start
-    for e in entities:
-        out += [text[at:e["start_char"]], f"[{e['type']} ", e["text"], "]"]
-        at = e["end_char"]
-    return "".join(out + [text[at:end]])
+def marked(text: str, entities: list[tuple[str, int, int]], offset: int = 0) -> str:
+    """text with each entity (type, start_char, end_char; offsets into an input that `text` starts
+    at `offset` of) bracketed and typed in place; every other character kept."""
+    out, at = [], 0
+    for kind, start, end in entities:
+        out += [text[at:start - offset], f"[{kind} ", text[start - offset:end - offset], "]"]
+        at = end - offset
+    return "".join(out + [text[at:]])
 
 
 def entity_records(text: str, tags: list[str], starts: list[int], ends: list[int]) -> list[dict]:
@@ -55,7 +56,7 @@ def predict_text(task, model, inputs: list[str], options: PredictOptions) -> Pre
             start, end = sentence.tokens[0].start, sentence.tokens[-1].end
             records.append({"input": index, "text": line[start:end], "start_char": start, "words": words,
                             "tags": tags, "entities": entities})
-            shown.append(marked(line, start, end, entities))
+            shown.append(marked(line[start:end], [(e["type"], e["start_char"], e["end_char"]) for e in entities], start))
             table += [f"# text = {line[start:end]}", *(f"{i}\t{w}\t{t}" for i, (w, t) in enumerate(zip(words, tags), 1)), ""]
             tagged.append(Sentence(words))
         shown.append("")
