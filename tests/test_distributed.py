@@ -17,9 +17,11 @@ import pytest
 import torch
 
 from conftest import REPO, assert_user_error, run_cli
+from test_entity_documents import DOCUMENTS
 from seqtrain.data.batching import epoch_batches
 from seqtrain.tasks import load_config
 from seqtrain.distributed.launch import exit_status, torchrun_args
+from seqtrain.inference import evaluate_checkpoint
 from seqtrain.training.trainer import train
 
 pytestmark = pytest.mark.slow  # every test here starts several processes (torchrun, DDP)
@@ -142,6 +144,20 @@ def test_two_processes_reach_one_process_quality(tmp_path, config, per_process_b
     two = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert two["steps"] == one["steps"]  # the same global batch: the same number of steps
     assert abs(two["best"]["value"] - one["best"]["value"]) <= tolerance, (one["best"], two["best"])
+
+
+def test_entity_scores_of_whole_documents_sum_across_processes(tmp_path):
+    # model.document_consistency: each process scores whole documents (the toy dev file's one and
+    # two more), and their sums are the one-process evaluation of the same checkpoint
+    dev = tmp_path / "dev.iob2"
+    dev.write_text((REPO / "data/samples/ner-en-toy-dev.iob2").read_text() + "\n" + DOCUMENTS, encoding="utf-8")
+    two_processes(REPO / "configs/ner-toy.yaml", tmp_path / "two", "train.epochs=4", "train.batch_size=4",
+                  f"data.dev={dev}", "data.tokenizer=whitespace", "model.document_consistency=true")
+    best = json.loads((tmp_path / "two" / "summary.json").read_text())["best"]
+    one = evaluate_checkpoint(tmp_path / "two" / "checkpoints" / "best.pt")["metrics"]
+    assert one["f1"] > 0 and one["f1"] == pytest.approx(best["value"], abs=1e-9)
+    logged = [r["metrics"]["f1"] for r in records(tmp_path / "two") if r["split"] == "dev" and r["step"] == best["step"]]
+    assert logged == [best["value"]]
 
 
 # ---------------------------------------------------------------- failures and Ctrl-C

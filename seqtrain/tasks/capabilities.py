@@ -69,6 +69,20 @@ class FindsEntities(TagsText):
         raise NotImplementedError
 
 
+class ScoresDocuments:
+    """Decodes the sentences of a document together (an entity tagger that keeps a name's type
+    within a document), so evaluation gives it whole documents rather than batches of sentences."""
+
+    def documents_of(self, examples: list) -> list[int] | None:
+        """The document of each example, or None where they are scored batch by batch."""
+        raise NotImplementedError
+
+    def document_totals(self, model: nn.Module, examples: list, documents: list[int], batch_size: int,
+                        device: Any) -> dict[str, Any]:
+        """The sums `metrics` divides, over these examples (whole documents)."""
+        raise NotImplementedError
+
+
 class WritesPoems:
     """A language model that writes poems to a request (form, acrostic, rhyme, tones) and scores text."""
 

@@ -4,6 +4,8 @@ input's own, the tag column filled; or, from raw text, `# text` and index, token
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 from seqtrain.core.errors import UserError
 from seqtrain.tasks.base import PredictOptions, Prediction
 from seqtrain.tasks.entities.readers import columns, read_entities
@@ -73,7 +75,10 @@ def predict_columns(task, model, inputs: list[str], options: PredictOptions) -> 
                          require_tags=False)
     had_entities = any(t != "O" for s in read.sentences for t in (s.tags or []))
     scheme = read.scheme if had_entities else task.input_scheme
-    tags = [convert(t, scheme) for t in task.tag(model, read.sentences, options.batch_size)]
+    tags = task.tag(model, read.sentences, options.batch_size)
+    if task.cfg.model.document_consistency:
+        tags = task.consistent_tags([s.words for s in read.sentences], tags, list(accumulate(map(int, read.starts_document))))
+    tags = [convert(t, scheme) for t in tags]
     out = list(inputs)
     records, shown = [], []
     for sentence, sentence_tags in zip(read.sentences, tags):

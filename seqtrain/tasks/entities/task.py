@@ -15,12 +15,14 @@ from typing import Literal
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import Vocab
+from seqtrain.data.batching import eval_batches, to_device
 from seqtrain.tasks.base import PredictOptions, Prediction, Splits
-from seqtrain.tasks.capabilities import FindsEntities
+from seqtrain.tasks.capabilities import FindsEntities, ScoresDocuments
+from seqtrain.tasks.entities.documents import InDocuments, consistent
 from seqtrain.tasks.entities.metrics import UNSEEN_TYPE, entity_counts, entity_metrics, type_table
 from seqtrain.tasks.entities.raw import entity_raw_scores, gold_paragraphs
 from seqtrain.tasks.entities.readers import FORMATS, read_entities
-from seqtrain.tasks.entities.schemes import allowed_transitions, convert, scheme_tags, spans, split_tag
+from seqtrain.tasks.entities.schemes import allowed_transitions, convert, scheme_tags, spans, split_tag, to_tags
 from seqtrain.tasks.pos import task as pos
 from seqtrain.tasks.pos.conll import Sentence
 from seqtrain.tasks.shared import seeded_split
@@ -54,6 +56,10 @@ class ModelConfig(pos.ModelConfig):
     aux_weight: float = opt(1.0, "not for entities (no data.aux_tags)", min=0)
     decoder: Literal["softmax", "crf"] = opt("crf", "linear-chain CRF (Viterbi), or per-token softmax; "
                                                     "both decode only sequences the scheme allows")
+    document_consistency: bool = opt(False, "where files mark documents (# newdoc, -DOCSTART-; evaluate, and "
+                                            "predict --format iob2/conll), words of an entity found in a "
+                                            "document become that entity wherever else they occur there outside "
+                                            "an entity, typed as found most often")
 
 
 @dataclass
@@ -73,7 +79,7 @@ class SchemeSentences(list):
         return scheme_list([self[i] for i in indices], self.scheme, [self.documents[i] for i in indices])
 
 
-class EntitiesTask(FindsEntities, pos.PosTask):
+class EntitiesTask(FindsEntities, ScoresDocuments, pos.PosTask):
     Config = EntitiesConfig
     goals = {"loss": "min", "accuracy": "max", "precision": "max", "recall": "max", "f1": "max"}
     monitor = "f1"
@@ -113,7 +119,8 @@ class EntitiesTask(FindsEntities, pos.PosTask):
         if tags != e.tags.to_list():  # (before any sentence is encoded: the tag ids are final here)
             self.encoding = copy.copy(e)  # the same encoding (whatever else it holds) with the whole tag set
             self.encoding.tags, self.encoding.unseen_id = Vocab(tags, unk=None), len(tags)
-        return super().encode(train, dev)
+        splits = super().encode(train, dev)
+        return Splits(splits.train, InDocuments(splits.dev, getattr(dev, "documents", [0] * len(dev))))
 
     @classmethod
     def from_state(cls, cfg: EntitiesConfig, state: dict) -> "EntitiesTask":
@@ -125,7 +132,8 @@ class EntitiesTask(FindsEntities, pos.PosTask):
         return {**super().state_dict(), "input_scheme": self.input_scheme}
 
     def read_examples(self, path) -> list:
-        return [self.encoding.encode(s) for s in self.read_file(self.cfg, path)]
+        sentences = self.read_file(self.cfg, path)
+        return InDocuments([self.encoding.encode(s) for s in sentences], sentences.documents)
 
     # ---------------------------------------------------------------- model
     def build_model(self):
@@ -146,6 +154,31 @@ class EntitiesTask(FindsEntities, pos.PosTask):
         return {"loss_sum": loss_sum, "loss_tokens": loss_tokens, "tokens": mask.sum(),
                 "correct": ((predicted == gold) & mask).sum(),
                 **entity_counts(as_tags(gold), as_tags(predicted), self.types)}
+
+    def documents_of(self, examples: list) -> list[int] | None:
+        return getattr(examples, "documents", None) if self.cfg.model.document_consistency else None
+
+    def document_totals(self, model, examples: list, documents: list[int], batch_size: int, device) -> dict:
+        """evaluate_batch's sums, with each document's entities made consistent (documents.py)."""
+        names = self.encoding.tags.to_list() + [f"I-{UNSEEN_TYPE}"]
+        gold, predicted = [[] for _ in examples], [[] for _ in examples]
+        loss_sum = loss_tokens = 0.0
+        for indices in eval_batches([self.size(e) for e in examples], batch_size):
+            batch = to_device(self.collate([examples[i] for i in indices]), device)
+            gold_ids, predicted_ids, _, batch_loss, batch_tokens = pos.decoded(model, batch)
+            loss_sum, loss_tokens = loss_sum + float(batch_loss), loss_tokens + int(batch_tokens)
+            for i, g, p, n in zip(indices, gold_ids.tolist(), predicted_ids.tolist(), batch["lengths"].tolist()):
+                gold[i], predicted[i] = [names[t] for t in g[:n]], [names[t] for t in p[:n]]
+        predicted = self.consistent_tags([e[1].tolist() for e in examples], predicted, documents)  # form ids
+        return {"loss_sum": loss_sum, "loss_tokens": loss_tokens, "tokens": sum(map(len, gold)),
+                "correct": sum(a == b for g, p in zip(gold, predicted) for a, b in zip(g, p)),
+                **entity_counts(gold, predicted, self.types)}
+
+    def consistent_tags(self, words: list, tags: list[list[str]], documents: list[int],
+                        scheme: str | None = None) -> list[list[str]]:
+        """The tags (in `scheme`, else the training scheme) with each document's names made consistent."""
+        found = consistent(words, [spans(t) for t in tags], documents)
+        return [to_tags(f, len(t), scheme or self.cfg.data.train_scheme) for f, t in zip(found, tags)]
 
     def metrics(self, totals: dict) -> dict:
         return {"loss": pos.ratio(totals["loss_sum"], totals["loss_tokens"]),
@@ -176,15 +209,26 @@ class EntitiesTask(FindsEntities, pos.PosTask):
 
     def read_gold(self, path) -> list:
         d = self.cfg.data
-        return gold_paragraphs(read_entities(path, d.format, d.tag_column, d.tag_scheme), str(path))
+        read = read_entities(path, d.format, d.tag_column, d.tag_scheme)
+        return InDocuments(gold_paragraphs(read, str(path)), accumulate(int(s) for s in read.starts_document))
 
     def gold_dev_paragraphs(self, paths: dict) -> list:
         if "dev" in paths:
             return self.read_gold(paths["dev"])
         raise UserError("evaluate --raw: this config holds out its dev sentences from data.train; give the file to score")
 
-    @staticmethod
-    def raw_text_scores(gold: list, system: list) -> dict[str, float]:
+    def raw_text_scores(self, gold: list, system: list) -> dict[str, float]:
+        documents = self.documents_of(gold)  # a gold paragraph is a sentence of the file (raw.py)
+        if documents is not None:
+            sentences = [(s, d) for paragraph, d in zip(system, documents) for s in paragraph]
+            words = [[(t, w) for t in s.tokens for w in t.words] for s, _ in sentences]
+            tags = self.consistent_tags([[w for _, w in ws] for ws in words],
+                                        [[tag for t in s.tokens for tag in t.tags] for s, _ in sentences],
+                                        [d for _, d in sentences], self.input_scheme)
+            for sentence, sentence_tags in zip((s for s, _ in sentences), tags):
+                at = iter(sentence_tags)
+                for token in sentence.tokens:
+                    token.tags = [next(at) for _ in token.words]
         return entity_raw_scores(gold, system)
 
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
