@@ -131,3 +131,13 @@ def test_raw_text_read_as_the_gold_words_scores_as_they_do_with_document_consist
     raw = json.loads(cli("evaluate", toy, documents, "--raw", "--json").out)["metrics"]
     assert raw["words_f1"] == 1.0  # the text is the words between spaces: the tagger reads the same words
     assert (raw["precision"], raw["recall"]) == pytest.approx((gold["precision"], gold["recall"]))
+
+
+def test_each_text_given_to_predict_is_a_document(toy):
+    import seqtrain
+
+    tagger = seqtrain.load(toy)  # alone, the toy tagger misses the first Boston here
+    one = tagger("then we Boston ? and is Boston . it")[0]
+    assert [e.text for e in one.entities] == ["Boston", "Boston"]
+    apart = tagger.predict(["and is Boston . it", "mat mat Boston mat ."])
+    assert [[e.text for e in s.entities] for s in apart] == [["Boston"], []]

@@ -56,10 +56,10 @@ class ModelConfig(pos.ModelConfig):
     aux_weight: float = opt(1.0, "not for entities (no data.aux_tags)", min=0)
     decoder: Literal["softmax", "crf"] = opt("crf", "linear-chain CRF (Viterbi), or per-token softmax; "
                                                     "both decode only sequences the scheme allows")
-    document_consistency: bool = opt(False, "where files mark documents (# newdoc, -DOCSTART-; evaluate, and "
-                                            "predict --format iob2/conll), words of an entity found in a "
-                                            "document become that entity wherever else they occur there outside "
-                                            "an entity, typed as found most often")
+    document_consistency: bool = opt(False, "words of an entity found in a document become that entity wherever "
+                                            "else they occur there outside an entity, typed as found most often "
+                                            "(a document: one a file marks with # newdoc or -DOCSTART-, or a text "
+                                            "given to predict)")
 
 
 @dataclass
@@ -199,13 +199,25 @@ class EntitiesTask(FindsEntities, ScoresDocuments, pos.PosTask):
         return spans(tags)
 
     def analyze(self, model, paragraphs: list[str], batch_size: int = 64, pretokenized: bool = False) -> list:
-        """The tokenizer's sentences, each word tagged in the scheme the training file had."""
+        """The tokenizer's sentences, each word tagged in the scheme the training file had. With
+        model.document_consistency, each text given is a document."""
         analyzed = super().analyze(model, paragraphs, batch_size, pretokenized)
-        for sentence in (s for p in analyzed for s in p):
-            tags = iter(convert([t for token in sentence.tokens for t in token.tags], self.input_scheme))
-            for token in sentence.tokens:
-                token.tags = [next(tags) for _ in token.words]
+        self.retag([(s, d) for d, p in enumerate(analyzed) for s in p], self.cfg.model.document_consistency)
         return analyzed
+
+    def retag(self, sentences: list[tuple], consistent: bool) -> None:
+        """Each (sentence, document)'s words tagged in the input's scheme; with `consistent`, each
+        document's names made consistent."""
+        tags = [[t for token in s.tokens for t in token.tags] for s, _ in sentences]
+        if consistent:
+            tags = self.consistent_tags([s.words for s, _ in sentences], tags, [d for _, d in sentences],
+                                        self.input_scheme)
+        else:
+            tags = [convert(t, self.input_scheme) for t in tags]
+        for (sentence, _), sentence_tags in zip(sentences, tags):
+            at = iter(sentence_tags)
+            for token in sentence.tokens:
+                token.tags = [next(at) for _ in token.words]
 
     def read_gold(self, path) -> list:
         d = self.cfg.data
@@ -220,15 +232,7 @@ class EntitiesTask(FindsEntities, ScoresDocuments, pos.PosTask):
     def raw_text_scores(self, gold: list, system: list) -> dict[str, float]:
         documents = self.documents_of(gold)  # a gold paragraph is a sentence of the file (raw.py)
         if documents is not None:
-            sentences = [(s, d) for paragraph, d in zip(system, documents) for s in paragraph]
-            words = [[(t, w) for t in s.tokens for w in t.words] for s, _ in sentences]
-            tags = self.consistent_tags([[w for _, w in ws] for ws in words],
-                                        [[tag for t in s.tokens for tag in t.tags] for s, _ in sentences],
-                                        [d for _, d in sentences], self.input_scheme)
-            for sentence, sentence_tags in zip((s for s, _ in sentences), tags):
-                at = iter(sentence_tags)
-                for token in sentence.tokens:
-                    token.tags = [next(at) for _ in token.words]
+            self.retag([(s, d) for paragraph, d in zip(system, documents) for s in paragraph], True)
         return entity_raw_scores(gold, system)
 
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
