@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Hashable, Sequence
 
-from seqtrain.tasks.entities.schemes import Span
+from seqtrain.data.batching import eval_batches, to_device
+from seqtrain.tasks.entities.metrics import UNSEEN_TYPE, entity_counts
+from seqtrain.tasks.entities.schemes import Span, convert, spans, to_tags
+from seqtrain.tasks.pos.task import decoded
 
 
 class InDocuments(list):
@@ -27,18 +30,18 @@ def consistent(words: list[Sequence[Hashable]], found: list[list[Span]], documen
     where no entity was found (left to right; at each word the longest name first; a word is in one
     entity at most). `words` are the sentences' words as written (or ids of them: the match is exact)."""
     votes: dict[tuple[int, tuple], Counter] = defaultdict(Counter)
-    for sentence, spans, document in zip(words, found, documents):
-        for kind, i, j in spans:
+    for sentence, entities, document in zip(words, found, documents):
+        for kind, i, j in entities:
             votes[document, tuple(sentence[i:j])][kind] += 1
     starting: dict[tuple[int, Hashable], list[tuple[tuple, str]]] = defaultdict(list)  # (document, first word)
     for (document, name), kinds in sorted(votes.items(), key=lambda item: -len(item[0][1])):
         starting[document, name[0]].append((name, kinds.most_common(1)[0][0]))  # a tie: the type found first
     out = []
-    for sentence, spans, document in zip(words, found, documents):
+    for sentence, entities, document in zip(words, found, documents):
         taken = [False] * len(sentence)
-        for _, i, j in spans:
+        for _, i, j in entities:
             taken[i:j] = [True] * (j - i)
-        added = list(spans)
+        added = list(entities)
         for i, word in enumerate(sentence):
             for name, kind in starting.get((document, word), ()):
                 j = i + len(name)
@@ -48,3 +51,41 @@ def consistent(words: list[Sequence[Hashable]], found: list[list[Span]], documen
                     break
         out.append(sorted(added, key=lambda span: span[1]))
     return out
+
+
+def consistent_tags(words: list, tags: list[list[str]], documents: list[int], scheme: str) -> list[list[str]]:
+    """The tags, written in `scheme`, with each document's names made consistent."""
+    found = consistent(words, [spans(t) for t in tags], documents)
+    return [to_tags(f, len(t), scheme) for f, t in zip(found, tags)]
+
+
+def retag(sentences: list[tuple], scheme: str, within_documents: bool) -> None:
+    """Each (tokenizer's sentence, document)'s word tags written in `scheme`; with
+    `within_documents`, each document's names made consistent."""
+    tags = [[t for token in s.tokens for t in token.tags] for s, _ in sentences]
+    if within_documents:
+        tags = consistent_tags([s.words for s, _ in sentences], tags, [d for _, d in sentences], scheme)
+    else:
+        tags = [convert(t, scheme) for t in tags]
+    for (sentence, _), sentence_tags in zip(sentences, tags):
+        at = iter(sentence_tags)
+        for token in sentence.tokens:
+            token.tags = [next(at) for _ in token.words]
+
+
+def document_totals(task, model, examples: list, documents: list[int], batch_size: int, device) -> dict:
+    """An entity task's evaluation sums (as its evaluate_batch's) over whole documents, each
+    document's names made consistent: the words matched are the examples' form ids."""
+    names = task.encoding.tags.to_list() + [f"I-{UNSEEN_TYPE}"]
+    gold, predicted = [[] for _ in examples], [[] for _ in examples]
+    loss_sum = loss_tokens = 0.0
+    for indices in eval_batches([task.size(e) for e in examples], batch_size):
+        batch = to_device(task.collate([examples[i] for i in indices]), device)
+        gold_ids, predicted_ids, _, batch_loss, batch_tokens = decoded(model, batch)
+        loss_sum, loss_tokens = loss_sum + float(batch_loss), loss_tokens + int(batch_tokens)
+        for i, g, p, n in zip(indices, gold_ids.tolist(), predicted_ids.tolist(), batch["lengths"].tolist()):
+            gold[i], predicted[i] = [names[t] for t in g[:n]], [names[t] for t in p[:n]]
+    predicted = consistent_tags([e[1].tolist() for e in examples], predicted, documents, task.cfg.data.train_scheme)
+    return {"loss_sum": loss_sum, "loss_tokens": loss_tokens, "tokens": sum(map(len, gold)),
+            "correct": sum(a == b for g, p in zip(gold, predicted) for a, b in zip(g, p)),
+            **entity_counts(gold, predicted, task.types)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from itertools import accumulate
 
 from seqtrain.core.errors import UserError
+from seqtrain.tasks.entities.documents import consistent_tags
 from seqtrain.tasks.base import PredictOptions, Prediction
 from seqtrain.tasks.entities.readers import columns, read_entities
 from seqtrain.tasks.entities.schemes import convert, spans
@@ -58,7 +59,8 @@ def predict_text(task, model, inputs: list[str], options: PredictOptions) -> Pre
             start, end = sentence.tokens[0].start, sentence.tokens[-1].end
             records.append({"input": index, "text": line[start:end], "start_char": start, "words": words,
                             "tags": tags, "entities": entities})
-            shown.append(marked(line[start:end], [(e["type"], e["start_char"], e["end_char"]) for e in entities], start))
+            spans_at = [(e["type"], e["start_char"], e["end_char"]) for e in entities]
+            shown.append(marked(line[start:end], spans_at, start))
             table += [f"# text = {line[start:end]}", *(f"{i}\t{w}\t{t}" for i, (w, t) in enumerate(zip(words, tags), 1)), ""]
             tagged.append(Sentence(words))
         shown.append("")
@@ -77,7 +79,8 @@ def predict_columns(task, model, inputs: list[str], options: PredictOptions) -> 
     scheme = read.scheme if had_entities else task.input_scheme
     tags = task.tag(model, read.sentences, options.batch_size)
     if task.cfg.model.document_consistency:
-        tags = task.consistent_tags([s.words for s in read.sentences], tags, list(accumulate(map(int, read.starts_document))))
+        documents = list(accumulate(map(int, read.starts_document)))
+        tags = consistent_tags([s.words for s in read.sentences], tags, documents, task.cfg.data.train_scheme)
     tags = [convert(t, scheme) for t in tags]
     out = list(inputs)
     records, shown = [], []

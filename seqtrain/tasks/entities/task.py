@@ -15,14 +15,13 @@ from typing import Literal
 from seqtrain.core.errors import UserError
 from seqtrain.core.fields import opt, section
 from seqtrain.core.vocab import Vocab
-from seqtrain.data.batching import eval_batches, to_device
 from seqtrain.tasks.base import PredictOptions, Prediction, Splits
 from seqtrain.tasks.capabilities import FindsEntities, ScoresDocuments
-from seqtrain.tasks.entities.documents import InDocuments, consistent
+from seqtrain.tasks.entities.documents import InDocuments, document_totals, retag
 from seqtrain.tasks.entities.metrics import UNSEEN_TYPE, entity_counts, entity_metrics, type_table
 from seqtrain.tasks.entities.raw import entity_raw_scores, gold_paragraphs
 from seqtrain.tasks.entities.readers import FORMATS, read_entities
-from seqtrain.tasks.entities.schemes import allowed_transitions, convert, scheme_tags, spans, split_tag, to_tags
+from seqtrain.tasks.entities.schemes import allowed_transitions, convert, scheme_tags, spans, split_tag
 from seqtrain.tasks.pos import task as pos
 from seqtrain.tasks.pos.conll import Sentence
 from seqtrain.tasks.shared import seeded_split
@@ -159,26 +158,7 @@ class EntitiesTask(FindsEntities, ScoresDocuments, pos.PosTask):
         return getattr(examples, "documents", None) if self.cfg.model.document_consistency else None
 
     def document_totals(self, model, examples: list, documents: list[int], batch_size: int, device) -> dict:
-        """evaluate_batch's sums, with each document's entities made consistent (documents.py)."""
-        names = self.encoding.tags.to_list() + [f"I-{UNSEEN_TYPE}"]
-        gold, predicted = [[] for _ in examples], [[] for _ in examples]
-        loss_sum = loss_tokens = 0.0
-        for indices in eval_batches([self.size(e) for e in examples], batch_size):
-            batch = to_device(self.collate([examples[i] for i in indices]), device)
-            gold_ids, predicted_ids, _, batch_loss, batch_tokens = pos.decoded(model, batch)
-            loss_sum, loss_tokens = loss_sum + float(batch_loss), loss_tokens + int(batch_tokens)
-            for i, g, p, n in zip(indices, gold_ids.tolist(), predicted_ids.tolist(), batch["lengths"].tolist()):
-                gold[i], predicted[i] = [names[t] for t in g[:n]], [names[t] for t in p[:n]]
-        predicted = self.consistent_tags([e[1].tolist() for e in examples], predicted, documents)  # form ids
-        return {"loss_sum": loss_sum, "loss_tokens": loss_tokens, "tokens": sum(map(len, gold)),
-                "correct": sum(a == b for g, p in zip(gold, predicted) for a, b in zip(g, p)),
-                **entity_counts(gold, predicted, self.types)}
-
-    def consistent_tags(self, words: list, tags: list[list[str]], documents: list[int],
-                        scheme: str | None = None) -> list[list[str]]:
-        """The tags (in `scheme`, else the training scheme) with each document's names made consistent."""
-        found = consistent(words, [spans(t) for t in tags], documents)
-        return [to_tags(f, len(t), scheme or self.cfg.data.train_scheme) for f, t in zip(found, tags)]
+        return document_totals(self, model, examples, documents, batch_size, device)
 
     def metrics(self, totals: dict) -> dict:
         return {"loss": pos.ratio(totals["loss_sum"], totals["loss_tokens"]),
@@ -202,22 +182,9 @@ class EntitiesTask(FindsEntities, ScoresDocuments, pos.PosTask):
         """The tokenizer's sentences, each word tagged in the scheme the training file had. With
         model.document_consistency, each text given is a document."""
         analyzed = super().analyze(model, paragraphs, batch_size, pretokenized)
-        self.retag([(s, d) for d, p in enumerate(analyzed) for s in p], self.cfg.model.document_consistency)
+        sentences = [(s, d) for d, p in enumerate(analyzed) for s in p]
+        retag(sentences, self.input_scheme, self.cfg.model.document_consistency)
         return analyzed
-
-    def retag(self, sentences: list[tuple], consistent: bool) -> None:
-        """Each (sentence, document)'s words tagged in the input's scheme; with `consistent`, each
-        document's names made consistent."""
-        tags = [[t for token in s.tokens for t in token.tags] for s, _ in sentences]
-        if consistent:
-            tags = self.consistent_tags([s.words for s, _ in sentences], tags, [d for _, d in sentences],
-                                        self.input_scheme)
-        else:
-            tags = [convert(t, self.input_scheme) for t in tags]
-        for (sentence, _), sentence_tags in zip(sentences, tags):
-            at = iter(sentence_tags)
-            for token in sentence.tokens:
-                token.tags = [next(at) for _ in token.words]
 
     def read_gold(self, path) -> list:
         d = self.cfg.data
@@ -232,7 +199,7 @@ class EntitiesTask(FindsEntities, ScoresDocuments, pos.PosTask):
     def raw_text_scores(self, gold: list, system: list) -> dict[str, float]:
         documents = self.documents_of(gold)  # a gold paragraph is a sentence of the file (raw.py)
         if documents is not None:
-            self.retag([(s, d) for paragraph, d in zip(system, documents) for s in paragraph], True)
+            retag([(s, d) for paragraph, d in zip(system, documents) for s in paragraph], self.input_scheme, True)
         return entity_raw_scores(gold, system)
 
     def predict(self, model, inputs: list[str], options: PredictOptions) -> Prediction:
