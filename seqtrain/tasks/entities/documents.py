@@ -12,9 +12,8 @@ from collections import Counter, defaultdict
 from typing import Hashable, Sequence
 
 from seqtrain.data.batching import eval_batches, to_device
-from seqtrain.tasks.entities.metrics import UNSEEN_TYPE, entity_counts
+from seqtrain.tasks.entities.metrics import entity_totals
 from seqtrain.tasks.entities.schemes import Span, convert, spans, to_tags
-from seqtrain.tasks.pos.task import decoded
 
 
 class InDocuments(list):
@@ -74,18 +73,15 @@ def retag(sentences: list[tuple], scheme: str, within_documents: bool) -> None:
 
 
 def document_totals(task, model, examples: list, documents: list[int], batch_size: int, device) -> dict:
-    """An entity task's evaluation sums (as its evaluate_batch's) over whole documents, each
-    document's names made consistent: the words matched are the examples' form ids."""
-    names = task.encoding.tags.to_list() + [f"I-{UNSEEN_TYPE}"]
+    """An entity task's evaluation sums over whole documents, each document's names made consistent
+    (the words matched are the examples' form ids)."""
     gold, predicted = [[] for _ in examples], [[] for _ in examples]
     loss_sum = loss_tokens = 0.0
     for indices in eval_batches([task.size(e) for e in examples], batch_size):
-        batch = to_device(task.collate([examples[i] for i in indices]), device)
-        gold_ids, predicted_ids, _, batch_loss, batch_tokens = decoded(model, batch)
+        batch_gold, batch_predicted, batch_loss, batch_tokens = task.decoded_tags(
+            model, to_device(task.collate([examples[i] for i in indices]), device))
         loss_sum, loss_tokens = loss_sum + float(batch_loss), loss_tokens + int(batch_tokens)
-        for i, g, p, n in zip(indices, gold_ids.tolist(), predicted_ids.tolist(), batch["lengths"].tolist()):
-            gold[i], predicted[i] = [names[t] for t in g[:n]], [names[t] for t in p[:n]]
+        for i, g, p in zip(indices, batch_gold, batch_predicted):
+            gold[i], predicted[i] = g, p
     predicted = consistent_tags([e[1].tolist() for e in examples], predicted, documents, task.cfg.data.train_scheme)
-    return {"loss_sum": loss_sum, "loss_tokens": loss_tokens, "tokens": sum(map(len, gold)),
-            "correct": sum(a == b for g, p in zip(gold, predicted) for a, b in zip(g, p)),
-            **entity_counts(gold, predicted, task.types)}
+    return entity_totals(gold, predicted, loss_sum, loss_tokens, task.types)

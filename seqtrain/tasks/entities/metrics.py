@@ -24,6 +24,13 @@ def entity_counts(gold: list[list[str]], predicted: list[list[str]], types: list
     return {f"entities_{k}": v for k, v in counts.items()}
 
 
+def entity_totals(gold: list[list[str]], predicted: list[list[str]], loss_sum, loss_tokens, types: list[str]) -> dict:
+    """The sums an entity evaluation divides: the loss, tokens and tokens tagged right, entity counts."""
+    return {"loss_sum": loss_sum, "loss_tokens": loss_tokens, "tokens": sum(map(len, gold)),
+            "correct": sum(g == p for gs, ps in zip(gold, predicted) for g, p in zip(gs, ps)),
+            **entity_counts(gold, predicted, types)}
+
+
 def prf(correct: float, gold: float, predicted: float) -> tuple[float, float, float]:
     precision = correct / predicted if predicted else 0.0
     recall = correct / gold if gold else 0.0

@@ -4,8 +4,6 @@ input's own, the tag column filled; or, from raw text, `# text` and index, token
 
 from __future__ import annotations
 
-from itertools import accumulate
-
 from seqtrain.core.errors import UserError
 from seqtrain.tasks.entities.documents import consistent_tags
 from seqtrain.tasks.base import PredictOptions, Prediction
@@ -79,8 +77,7 @@ def predict_columns(task, model, inputs: list[str], options: PredictOptions) -> 
     scheme = read.scheme if had_entities else task.input_scheme
     tags = task.tag(model, read.sentences, options.batch_size)
     if task.cfg.model.document_consistency:
-        documents = list(accumulate(map(int, read.starts_document)))
-        tags = consistent_tags([s.words for s in read.sentences], tags, documents, task.cfg.data.train_scheme)
+        tags = consistent_tags([s.words for s in read.sentences], tags, read.documents, task.cfg.data.train_scheme)
     tags = [convert(t, scheme) for t in tags]
     out = list(inputs)
     records, shown = [], []

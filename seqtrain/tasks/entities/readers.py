@@ -12,6 +12,7 @@ Every tag is checked (O, or B-/I-/E-/S- and a type) and the file's scheme guesse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 from seqtrain.core.errors import UserError
@@ -31,6 +32,11 @@ class EntityFile:
     ill_formed: int = 0
     texts: list[str] = field(default_factory=list)  # each sentence's `# text` ("" where none)
     starts_document: list[bool] = field(default_factory=list)
+
+    @property
+    def documents(self) -> list[int]:
+        """The document of each sentence, numbered from 1 in file order."""
+        return list(accumulate(map(int, self.starts_document)))
 
 
 def detect_format(path: str | Path, lines: list[str]) -> str:

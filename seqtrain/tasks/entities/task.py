@@ -9,7 +9,6 @@ import copy
 import random
 import sys
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Literal
 
 from seqtrain.core.errors import UserError
@@ -18,7 +17,7 @@ from seqtrain.core.vocab import Vocab
 from seqtrain.tasks.base import PredictOptions, Prediction, Splits
 from seqtrain.tasks.capabilities import FindsEntities, ScoresDocuments
 from seqtrain.tasks.entities.documents import InDocuments, document_totals, retag
-from seqtrain.tasks.entities.metrics import UNSEEN_TYPE, entity_counts, entity_metrics, type_table
+from seqtrain.tasks.entities.metrics import UNSEEN_TYPE, entity_metrics, entity_totals, type_table
 from seqtrain.tasks.entities.raw import entity_raw_scores, gold_paragraphs
 from seqtrain.tasks.entities.readers import FORMATS, read_entities
 from seqtrain.tasks.entities.schemes import allowed_transitions, convert, scheme_tags, spans, split_tag
@@ -109,7 +108,7 @@ class EntitiesTask(FindsEntities, ScoresDocuments, pos.PosTask):
         scheme = "bioes" if d.train_scheme == "bioes" else "iob2"
         for sentence in read.sentences:
             sentence.tags = convert(sentence.tags, scheme)
-        return scheme_list(read.sentences, read.scheme, list(accumulate(int(s) for s in read.starts_document)))
+        return scheme_list(read.sentences, read.scheme, read.documents)
 
     def encode(self, train: list[Sentence], dev: list[Sentence]) -> Splits:
         self.input_scheme = getattr(train, "scheme", self.input_scheme)
@@ -146,13 +145,15 @@ class EntitiesTask(FindsEntities, ScoresDocuments, pos.PosTask):
 
     # ---------------------------------------------------------------- metrics
     def evaluate_batch(self, model, batch) -> dict:
-        gold, predicted, mask, loss_sum, loss_tokens = pos.decoded(model, batch)
+        return entity_totals(*self.decoded_tags(model, batch), self.types)
+
+    def decoded_tags(self, model, batch) -> tuple:
+        """(gold tags, predicted tags, loss sum, tokens the loss covers) of one batch, in the training scheme."""
+        gold, predicted, _, loss_sum, loss_tokens = pos.decoded(model, batch)
         names = self.encoding.tags.to_list() + [f"I-{UNSEEN_TYPE}"]
         lengths = batch["lengths"].tolist()
         as_tags = lambda ids: [[names[t] for t in row[:n]] for row, n in zip(ids.tolist(), lengths)]  # noqa: E731
-        return {"loss_sum": loss_sum, "loss_tokens": loss_tokens, "tokens": mask.sum(),
-                "correct": ((predicted == gold) & mask).sum(),
-                **entity_counts(as_tags(gold), as_tags(predicted), self.types)}
+        return as_tags(gold), as_tags(predicted), loss_sum, loss_tokens
 
     def documents_of(self, examples: list) -> list[int] | None:
         return getattr(examples, "documents", None) if self.cfg.model.document_consistency else None
@@ -189,7 +190,7 @@ class EntitiesTask(FindsEntities, ScoresDocuments, pos.PosTask):
     def read_gold(self, path) -> list:
         d = self.cfg.data
         read = read_entities(path, d.format, d.tag_column, d.tag_scheme)
-        return InDocuments(gold_paragraphs(read, str(path)), accumulate(int(s) for s in read.starts_document))
+        return InDocuments(gold_paragraphs(read, str(path)), read.documents)
 
     def gold_dev_paragraphs(self, paths: dict) -> list:
         if "dev" in paths:
